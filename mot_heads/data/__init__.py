@@ -1,0 +1,15 @@
+"""Dataset readers, registration, the synthetic set, and train-time mappers."""
+from .builtin import check_registered, datasets_root, register_all
+from .build import MAPPER_REGISTRY, build_mot_train_loader
+from .crowdhuman import load_crowdhuman, register_crowdhuman
+from .mot_challenge import (
+    MOTFormatError,
+    half_split_frames,
+    load_mot_folder,
+    load_mot_sequence,
+    read_seqinfo,
+    register_mot_folder,
+)
+from .synthetic import SYNTHETIC_CLASSES, SyntheticConfig, generate_dataset, register_synthetic
+
+register_all(datasets_root())

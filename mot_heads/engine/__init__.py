@@ -1,0 +1,2 @@
+"""Training and inference drivers."""
+from .trainer import MOTTrainer

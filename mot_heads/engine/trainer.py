@@ -1,0 +1,58 @@
+"""The project's DefaultTrainer: configured loaders and evaluators, DDP that works on CPU."""
+import logging
+import os
+import weakref
+
+import torch
+from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.data import build_detection_test_loader
+from detectron2.engine import AMPTrainer, DefaultTrainer, SimpleTrainer, TrainerBase, create_ddp_model
+from detectron2.evaluation import COCOEvaluator
+from detectron2.utils import comm
+
+from ..data import build_mot_train_loader, check_registered
+
+_EVALUATORS = {"coco": lambda cfg, name, out: COCOEvaluator(name, output_dir=out)}
+
+
+class MOTTrainer(DefaultTrainer):
+    """DefaultTrainer whose loaders and evaluator come from the config.
+
+    The constructor is DefaultTrainer's with one change: with more than one process on
+    CPU (gloo backend), DistributedDataParallel is built without ``device_ids``;
+    Detectron2 passes the local rank as a GPU index, which DDP rejects for CPU modules.
+    """
+
+    def __init__(self, cfg):
+        TrainerBase.__init__(self)
+        cfg = DefaultTrainer.auto_scale_workers(cfg, comm.get_world_size())
+        model = self.build_model(cfg)
+        optimizer = self.build_optimizer(cfg, model)
+        data_loader = self.build_train_loader(cfg)
+        ddp_device = {} if torch.cuda.is_available() else {"device_ids": None}
+        model = create_ddp_model(model, broadcast_buffers=False, **ddp_device)
+        trainer_cls = AMPTrainer if cfg.SOLVER.AMP.ENABLED else SimpleTrainer
+        self._trainer = trainer_cls(model, data_loader, optimizer)
+        self.scheduler = self.build_lr_scheduler(cfg, optimizer)
+        self.checkpointer = DetectionCheckpointer(model, cfg.OUTPUT_DIR, trainer=weakref.proxy(self))
+        self.start_iter = 0
+        self.max_iter = cfg.SOLVER.MAX_ITER
+        self.cfg = cfg
+        self.register_hooks(self.build_hooks())
+
+    @classmethod
+    def build_train_loader(cls, cfg):
+        return build_mot_train_loader(cfg)
+
+    @classmethod
+    def build_test_loader(cls, cfg, dataset_name):
+        check_registered([dataset_name])
+        return build_detection_test_loader(cfg, dataset_name)
+
+    @classmethod
+    def build_evaluator(cls, cfg, dataset_name, output_folder=None):
+        if cfg.TEST.EVALUATOR not in _EVALUATORS:
+            raise KeyError(f"TEST.EVALUATOR={cfg.TEST.EVALUATOR!r}: expected one of {sorted(_EVALUATORS)}")
+        output_folder = output_folder or os.path.join(cfg.OUTPUT_DIR, "inference", dataset_name)
+        logging.getLogger(__name__).info("Evaluating %s with %s", dataset_name, cfg.TEST.EVALUATOR)
+        return _EVALUATORS[cfg.TEST.EVALUATOR](cfg, dataset_name, output_folder)
