@@ -37,7 +37,7 @@ if ! PY="$(find_python)"; then
   exit 1
 fi
 
-echo "setup: creating $VENV with $PY"
+echo "setup: installing the pinned stack into $VENV (Python: $PY)"
 if ! is_py310 "$VENV/bin/python"; then
   rm -rf "$VENV"
   "$PY" -m venv "$VENV"

@@ -38,7 +38,13 @@ TINY_SYNTHETIC = SyntheticConfig(seed=3, train_sequences=2, val_sequences=1, num
 
 
 @pytest.fixture(scope="session")
-def synthetic_root(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp("synthetic"))
-    generate_dataset(root, TINY_SYNTHETIC)
-    return root
+def datasets_root(tmp_path_factory):
+    """A $DETECTRON2_DATASETS holding the tiny synthetic set under synthetic/."""
+    root = tmp_path_factory.mktemp("datasets")
+    generate_dataset(str(root / "synthetic"), TINY_SYNTHETIC)
+    return str(root)
+
+
+@pytest.fixture(scope="session")
+def synthetic_root(datasets_root):
+    return os.path.join(datasets_root, "synthetic")

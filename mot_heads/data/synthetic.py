@@ -356,6 +356,11 @@ def generate_dataset(root: str, config: SyntheticConfig = SyntheticConfig()) -> 
     return [j[0] for j in jobs]
 
 
+# Objects less visible than this are ignore regions: a fully hidden object (kept in gt
+# with visibility 0, as in MOT17) is neither a training target nor a miss.
+SYNTHETIC_MIN_VISIBILITY = 0.1
+
+
 def register_synthetic(root: str, prefix: str = "synth") -> List[str]:
     """Register ``<prefix>_train`` and ``<prefix>_val`` for a generated set."""
     names = []
@@ -366,6 +371,7 @@ def register_synthetic(root: str, prefix: str = "synth") -> List[str]:
             os.path.join(root, split),
             class_names=SYNTHETIC_CLASSES,
             mot_class_ids=range(1, len(SYNTHETIC_CLASSES) + 1),
+            min_visibility=SYNTHETIC_MIN_VISIBILITY,
         )
         names.append(name)
     return names
