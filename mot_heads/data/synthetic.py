@@ -55,8 +55,8 @@ class SyntheticConfig:
     person_probability: float = 0.6
     pixel_noise: float = 3.0
     image_ext: str = ".jpg"
-    # Public detections: miss rate at zero visibility, box jitter (fraction of size),
-    # false positives per frame.
+    # Public detections: an object is detected with probability min(1, 0.3 + visibility),
+    # its box jittered by det_jitter of its size; Poisson false positives per frame.
     det_jitter: float = 0.05
     det_false_positives: float = 0.3
 

@@ -1,0 +1,21 @@
+import pytest
+from detectron2.config import get_cfg
+
+from mot_heads import add_mot_config
+from mot_heads.data import MAPPER_REGISTRY
+from mot_heads.engine import MOTTrainer
+
+
+def test_added_keys_and_defaults():
+    cfg = add_mot_config(get_cfg())
+    assert cfg.INPUT.TRAIN_MAPPER == "DatasetMapper" and cfg.TEST.EVALUATOR == "coco"
+    assert MAPPER_REGISTRY.get(cfg.INPUT.TRAIN_MAPPER).__name__ == "DatasetMapper"
+
+
+def test_unknown_evaluator_and_mapper_are_named():
+    cfg = add_mot_config(get_cfg())
+    cfg.TEST.EVALUATOR = "hota"
+    with pytest.raises(KeyError, match="TEST.EVALUATOR='hota': expected one of \\['coco'\\]"):
+        MOTTrainer.build_evaluator(cfg, "any")
+    with pytest.raises(KeyError, match="PairMapper"):
+        MAPPER_REGISTRY.get("PairMapper")
