@@ -12,7 +12,7 @@ CONFIG = os.path.join(os.path.dirname(__file__), "../../configs/quick_schedules/
 # A short schedule on a smaller set than the quick start; AP50 of an untrained model is ~0.
 SHORT_SET = replace(SyntheticConfig(), train_sequences=4, val_sequences=1, num_frames=40)
 SHORT_SCHEDULE = ["SOLVER.MAX_ITER", 300, "SOLVER.STEPS", (220, 270), "DATALOADER.NUM_WORKERS", 0]
-MIN_AP50 = 50.0
+MIN_AP50 = 70.0  # the foundation issue's target; 40 iterations reach ~14
 
 
 def test_tiny_detector_learns_synthetic_boxes(tmp_path):
@@ -27,6 +27,5 @@ def test_tiny_detector_learns_synthetic_boxes(tmp_path):
     ])
     trainer = MOTTrainer(cfg)
     trainer.resume_or_load(resume=False)
-    trainer.train()
-    ap50 = trainer.test(cfg, trainer.model)["bbox"]["AP50"]
+    ap50 = trainer.train()["bbox"]["AP50"]  # the evaluation hook runs after the last iteration
     assert ap50 >= MIN_AP50, f"box AP50 {ap50:.1f} on held-out synthetic video"
