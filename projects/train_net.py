@@ -5,8 +5,6 @@
     python projects/train_net.py --config-file CONFIG --eval-only MODEL.WEIGHTS output/model_final.pth
     python projects/train_net.py --config-file CONFIG --num-gpus 2   # 2 processes (GPUs, or CPU with gloo)
 """
-import logging
-
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import get_cfg
 from detectron2.engine import default_argument_parser, default_setup, launch
@@ -46,7 +44,6 @@ def main(args):
 
 if __name__ == "__main__":
     args = default_argument_parser().parse_args()
-    logging.getLogger(__name__).info("Command line arguments: %s", args)
     launch(
         main,
         args.num_gpus,
