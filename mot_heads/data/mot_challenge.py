@@ -242,9 +242,14 @@ def load_mot_sequence(
         if dropped:
             logger.info("%s: dropped gt rows by the MOTChallenge rules: %s", gt_path, dropped)
     det_path = os.path.join(seq_dir, "det", "det.txt")
-    detections = None
+    per_frame_det = None
     if os.path.isfile(det_path):
-        detections = read_mot_rows(det_path, _DET_COLUMNS, info.seq_length)
+        rows = read_mot_rows(det_path, _DET_COLUMNS, info.seq_length)
+        rows = rows[np.argsort(rows[:, 0], kind="stable")]
+        # 1-based xywh -> 0-based xyxy, plus score; then one slice per frame.
+        boxes = np.concatenate([rows[:, 2:4] - 1, rows[:, 2:4] - 1 + rows[:, 4:6], rows[:, 6:7]], axis=1)
+        bounds = np.searchsorted(rows[:, 0], np.arange(1, info.seq_length + 2))
+        per_frame_det = np.split(boxes.astype(np.float32), bounds[1:-1])
 
     dicts = []
     for frame in range(first, last + 1):
@@ -260,10 +265,8 @@ def load_mot_sequence(
         }
         if per_frame_gt is not None:
             record["annotations"] = per_frame_gt.get(frame, [])
-        if detections is not None:
-            rows = detections[detections[:, 0] == frame]
-            xyxy = np.concatenate([rows[:, 2:4] - 1, rows[:, 2:4] - 1 + rows[:, 4:6]], axis=1)
-            record["public_detections"] = np.concatenate([xyxy, rows[:, 6:7]], axis=1).astype(np.float32)
+        if per_frame_det is not None:
+            record["public_detections"] = per_frame_det[frame - 1]
         dicts.append(record)
     return dicts
 
