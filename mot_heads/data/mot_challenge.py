@@ -24,6 +24,7 @@ visibility columns hold -1: such rows are read as pedestrians with visibility 1.
 """
 import configparser
 import logging
+import math
 import os
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -113,13 +114,25 @@ def read_seqinfo(seq_dir: str) -> SequenceInfo:
     )
 
 
-def read_mot_rows(path: str, min_columns: int, seq_length: int) -> np.ndarray:
-    """Read a gt.txt / det.txt into a float64 array (N, min_columns), checking each line.
+def read_mot_rows(
+    path: str,
+    min_columns: int,
+    seq_length: int,
+    max_columns: Optional[int] = None,
+    unique_ids: bool = False,
+) -> np.ndarray:
+    """Read a gt.txt / det.txt / result file into a float64 array, checking each line.
 
-    Errors name the file and the 1-based line: too few or non-numeric fields, a frame
-    number outside 1..seq_length, a box with non-positive width or height.
+    Each line must hold at least ``min_columns`` comma-separated numbers; the first
+    ``max_columns`` (default ``min_columns``) are read, and the columns a shorter line
+    lacks read as NaN, so the array is (N, max_columns). Errors name the file and the
+    1-based line: too few, non-numeric or non-finite values, a frame number outside
+    1..seq_length, a box with non-positive width or height, and, with ``unique_ids``,
+    an id given twice in one frame.
     """
+    max_columns = min_columns if max_columns is None else max_columns
     rows = []
+    seen: Dict[Tuple[float, float], int] = {}
     with open(path) as f:
         for line_no, line in enumerate(f, start=1):
             line = line.strip()
@@ -132,9 +145,11 @@ def read_mot_rows(path: str, min_columns: int, seq_length: int) -> np.ndarray:
                     f"got {len(fields)}: {line!r}"
                 )
             try:
-                values = [float(v) for v in fields[:min_columns]]
+                values = [float(v) for v in fields[:max_columns]]
             except ValueError:
                 raise MOTFormatError(f"{path}:{line_no}: expected numbers, got {line!r}") from None
+            if not all(math.isfinite(v) for v in values):
+                raise MOTFormatError(f"{path}:{line_no}: expected finite numbers, got {line!r}")
             frame = values[0]
             if frame != int(frame) or not 1 <= frame <= seq_length:
                 raise MOTFormatError(
@@ -145,8 +160,15 @@ def read_mot_rows(path: str, min_columns: int, seq_length: int) -> np.ndarray:
                     f"{path}:{line_no}: box width and height must be positive, got "
                     f"{fields[4]} x {fields[5]}"
                 )
-            rows.append(values)
-    return np.asarray(rows, dtype=np.float64).reshape(-1, min_columns)
+            if unique_ids:
+                first = seen.setdefault((frame, values[1]), line_no)
+                if first != line_no:
+                    raise MOTFormatError(
+                        f"{path}:{line_no}: id {fields[1]} appears twice in frame {fields[0]} "
+                        f"(first on line {first}); expected one box per id and frame"
+                    )
+            rows.append(values + [math.nan] * (max_columns - len(values)))
+    return np.asarray(rows, dtype=np.float64).reshape(-1, max_columns)
 
 
 def half_split_frames(seq_length: int, half: str) -> Tuple[int, int]:

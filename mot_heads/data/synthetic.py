@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from .detection_noise import DetectionNoise, simulate_detections
 from .mot_challenge import register_mot_folder
 
 logger = logging.getLogger(__name__)
@@ -55,8 +56,9 @@ class SyntheticConfig:
     person_probability: float = 0.6
     pixel_noise: float = 3.0
     image_ext: str = ".jpg"
-    # Public detections: an object is detected with probability min(1, 0.3 + visibility),
-    # its box jittered by det_jitter of its size; Poisson false positives per frame.
+    # Public detections (detection_noise.py): an object is detected with probability
+    # min(1, 0.3 + visibility), its box jittered by det_jitter of its size; Poisson
+    # false positives per frame.
     det_jitter: float = 0.05
     det_false_positives: float = 0.3
 
@@ -184,6 +186,7 @@ class SyntheticSequence:
     def __init__(self, config: SyntheticConfig, seed_sequence: List[int]):
         self.config = config
         self.rng = np.random.default_rng(seed_sequence)
+        self.detection_noise = DetectionNoise(jitter=config.det_jitter, false_positives=config.det_false_positives)
         margin = config.camera_margin
         self.background = _textured_background(
             self.rng, config.width + 2 * margin, config.height + 2 * margin
@@ -264,24 +267,18 @@ class SyntheticSequence:
                 noise = self.rng.normal(0, cfg.pixel_noise, size=image.shape)
                 image = np.clip(image + noise, 0, 255).astype(np.uint8)
             camera = np.round(self.camera)
-            gt, det = [], []
+            gt = []
             for obj, vis in zip(self.objects, visibility):
                 box = obj.box(camera)
                 if not self._touches_view(box):
                     continue
                 x, y, w, h = box[0], box[1], box[2] - box[0], box[3] - box[1]
                 gt.append((frame, obj.track_id, x + 1, y + 1, w, h, 1, obj.category + 1, vis))
-                if self.rng.uniform() < min(1.0, 0.3 + vis):  # occluded objects are missed more
-                    jitter = self.rng.normal(0, cfg.det_jitter, size=4) * [w, h, w, h]
-                    score = float(np.clip(0.5 + 0.5 * vis + self.rng.normal(0, 0.1), 0.05, 1.0))
-                    det.append((frame, -1, x + 1 + jitter[0], y + 1 + jitter[1],
-                                w + jitter[2], h + jitter[3], score))
-            for _ in range(self.rng.poisson(cfg.det_false_positives)):
-                w = self.rng.uniform(15, 60)
-                h = w * self.rng.uniform(0.5, 2.5)
-                x = self.rng.uniform(0, cfg.width - w)
-                y = self.rng.uniform(0, cfg.height - h)
-                det.append((frame, -1, x + 1, y + 1, w, h, float(self.rng.uniform(0.05, 0.5))))
+            det = simulate_detections(
+                np.asarray(gt, dtype=np.float64).reshape(-1, 9), self.detection_noise, self.rng,
+                (cfg.width, cfg.height),
+            )
+            det = [(frame, -1, *row[2:7]) for row in det]
             yield image, owner, gt, det
 
 

@@ -1,0 +1,53 @@
+"""Running a tracker over one sequence and collecting its tracks as MOTChallenge rows."""
+import os
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from trackers import Detections, Tracker
+
+from ..data.mot_challenge import SequenceInfo, read_mot_rows
+from ..evaluation.mot_files import MOTSequence
+
+_DET_COLUMNS = 7  # frame, id, x, y, w, h, score
+
+
+def run_tracker(tracker: Tracker, records: Iterable[Detections], name: str, seq_length: int) -> MOTSequence:
+    """Feed ``records`` (one per frame, frames 1, 2, ...) to a freshly reset ``tracker``.
+
+    The returned rows hold the reported boxes in MOTChallenge convention (1-based
+    x, y, w, h) and the tracks' class ids in the class column.
+    """
+    tracker.reset()
+    frames, ids, boxes, scores, classes = [], [], [], [], []
+    count = 0
+    for count, detections in enumerate(records, start=1):
+        tracks = tracker.update(detections)
+        frames.append(np.full(len(tracks), count))
+        ids.append(tracks.track_ids)
+        boxes.append(np.concatenate([tracks.boxes[:, :2] + 1, tracks.boxes[:, 2:] - tracks.boxes[:, :2]], axis=1))
+        scores.append(tracks.scores)
+        classes.append(tracks.classes)
+    if count != seq_length:
+        raise ValueError(f"sequence {name}: the tracker got {count} frames, seqLength is {seq_length}")
+    return MOTSequence(
+        name=name, seq_length=seq_length, frames=np.concatenate(frames), ids=np.concatenate(ids),
+        boxes=np.concatenate(boxes), scores=np.concatenate(scores), classes=np.concatenate(classes),
+        visibility=np.full(sum(map(len, frames)), -1.0),
+    )
+
+
+def public_detections(info: SequenceInfo) -> Iterator[Detections]:
+    """One record per frame from ``det/det.txt`` of a sequence (frames without lines
+    give empty records); checks every line (see ``read_mot_rows``)."""
+    path = os.path.join(info.directory, "det", "det.txt")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: missing; public-detection tracking needs det/det.txt")
+    rows = read_mot_rows(path, _DET_COLUMNS, info.seq_length)
+    rows = rows[np.argsort(rows[:, 0], kind="stable")]
+    bounds = np.searchsorted(rows[:, 0], np.arange(1, info.seq_length + 2))
+    for frame in range(info.seq_length):
+        chunk = rows[bounds[frame]:bounds[frame + 1]]
+        # 1-based x, y, w, h -> 0-based x1, y1, x2, y2
+        boxes = np.concatenate([chunk[:, 2:4] - 1, chunk[:, 2:4] - 1 + chunk[:, 4:6]], axis=1)
+        yield Detections(boxes, chunk[:, 6])

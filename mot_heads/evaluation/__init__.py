@@ -1,0 +1,26 @@
+"""MOT evaluation: MOTChallenge files, preprocessing, HOTA (as TrackEval), CLEAR and
+Identity (through motmetrics), and their combination over sequences."""
+from .clear_identity import COMBINED, evaluate_clear_identity
+from .hota import ALPHAS, combine_hota, evaluate_hota, summarize_hota
+from .mot_files import MOTSequence, read_mot_gt, read_mot_results, write_mot_results
+from .mot_metrics import METRIC_KEYS, evaluate_mot, format_table
+from .preprocessing import PreprocessedSequence, box_iou_xywh, preprocess_sequence
+
+__all__ = [
+    "ALPHAS",
+    "COMBINED",
+    "METRIC_KEYS",
+    "MOTSequence",
+    "PreprocessedSequence",
+    "box_iou_xywh",
+    "combine_hota",
+    "evaluate_clear_identity",
+    "evaluate_hota",
+    "evaluate_mot",
+    "format_table",
+    "preprocess_sequence",
+    "read_mot_gt",
+    "read_mot_results",
+    "summarize_hota",
+    "write_mot_results",
+]

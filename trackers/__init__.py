@@ -1,0 +1,11 @@
+"""Online trackers: per-frame :class:`Detections` in, per-frame :class:`Tracks` out.
+
+Only numpy, scipy and lap are used here, never torch or Detectron2, so the package
+runs beside any detector. Build a tracker by name with :func:`build_tracker`.
+"""
+from .base import Tracker
+from .record import Detections, RecordError, Tracks
+from .registry import TRACKERS, build_tracker, parse_param_strings, register_tracker
+from . import jde, sort  # noqa: F401  (registration)
+from .jde import JDEParams, JDETracker
+from .sort import SORT, SORTParams

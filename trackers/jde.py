@@ -1,0 +1,147 @@
+"""The JDE / FairMOT association cascade (Wang et al. 2020; Zhang et al. 2021), used by
+CSTrack and KDMOT, with ByteTrack's low-score second association as an option.
+
+Per frame:
+1. appearance: cosine distance between track templates and detection embeddings,
+   gated and fused with the Kalman Mahalanobis distance, Hungarian matching;
+2. IoU matching of the remaining detections to the remaining tracked tracks;
+3. (``second_association``, ByteTrack, Zhang et al. 2022) IoU matching of the tracked
+   tracks still unmatched to the low-score detections;
+4. IoU matching of tentative tracks to the detections left, the rest of them die;
+5. new tentative tracks from the high-score detections left; lost tracks older than
+   the buffer removed; duplicates between tracked and lost tracks removed.
+
+Without embeddings, step 1 is skipped and step 2 matches lost tracks too (as ByteTrack
+does), so the tracker still re-finds objects after a miss.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from .assignment import linear_assignment
+from .base import Tracker
+from .costs import cosine_distance, forbid_cross_class, iou_matrix
+from .gating import gate_cost
+from .kalman import KalmanFilter, xyxy_to_measurement
+from .record import Detections, RecordError, Tracks
+from .registry import register_tracker
+from .track_pool import TrackPool, TrackState
+
+
+@dataclass
+class JDEParams:
+    """The cascade's constants (FairMOT's defaults; ByteTrack's for the second association)."""
+
+    det_threshold: float = 0.4  # detections at least this confident are associated and start tracks
+    embedding_threshold: float = 0.4  # max fused appearance cost of a match (step 1)
+    motion_weight: float = 0.02  # weight of the Mahalanobis distance in the fused cost (1 - lambda)
+    iou_threshold: float = 0.5  # max IoU distance of a match (step 2)
+    unconfirmed_iou_threshold: float = 0.7  # max IoU distance for tentative tracks (step 4)
+    embedding_momentum: float = 0.9  # template EMA
+    track_buffer: int = 30  # frames a lost track is kept, at 30 fps
+    frame_rate: float = 30.0  # of the video; the buffer scales with it
+    duplicate_iou_distance: float = 0.15  # tracked/lost pairs closer than this are duplicates
+    second_association: bool = False  # ByteTrack's association of low-score detections
+    low_score_threshold: float = 0.1  # lowest score used by the second association
+    second_iou_threshold: float = 0.5  # max IoU distance of a second-association match
+    box_format: str = "xyah"
+
+
+@register_tracker("jde")
+class JDETracker(Tracker):
+    """The JDE cascade on the shared life cycle; class-aware in every step."""
+
+    Params = JDEParams
+
+    def __init__(self, params=None):
+        super().__init__(params)
+        p = self.params
+        if p.box_format == "xysr":
+            raise ValueError("JDEParams.box_format: the cascade gates in 4 dims; use 'xyah' or 'xywh'")
+        self.pool = TrackPool(
+            KalmanFilter(p.box_format), min_hits=2,
+            max_lost=int(p.frame_rate / 30.0 * p.track_buffer), embedding_momentum=p.embedding_momentum,
+        )
+        self.uses_embeddings = None
+
+    def reset(self) -> None:
+        super().reset()
+        self.pool.reset()
+        self.pool.embedding_momentum = self.params.embedding_momentum
+        self.uses_embeddings = None
+
+    def _check_embeddings(self, detections: Detections) -> bool:
+        has = detections.embeddings is not None
+        if self.uses_embeddings is None:
+            self.uses_embeddings = has
+            if not has:
+                self.pool.embedding_momentum = None
+        elif has != self.uses_embeddings:
+            raise RecordError("Detections.embeddings: given in some frames of a video and not in others")
+        return has
+
+    def _iou_match(self, tracks: np.ndarray, dets: Detections, candidates: np.ndarray, threshold: float):
+        pool = self.pool
+        boxes = pool.boxes()[tracks]
+        cost = forbid_cross_class(1.0 - iou_matrix(boxes, dets.boxes[candidates]), pool.classes[tracks],
+                                  dets.classes[candidates])
+        matches, unmatched_tracks, unmatched_dets = linear_assignment(cost, threshold)
+        pool.match(tracks[matches[:, 0]], dets, candidates[matches[:, 1]], self.frame)
+        return tracks[unmatched_tracks], candidates[unmatched_dets]
+
+    def update(self, detections: Detections) -> Tracks:
+        self.frame += 1
+        p, pool = self.params, self.pool
+        use_embeddings = self._check_embeddings(detections)
+        high = np.flatnonzero(detections.scores >= p.det_threshold)
+        not_tracked = pool.states != TrackState.TRACKED
+        pool.mean[not_tracked, -1] = 0.0  # JDE freezes the size velocity of lost tracks
+        pool.predict(self.frame)
+
+        confirmed = pool.in_state(TrackState.TRACKED, TrackState.LOST)
+        unconfirmed = pool.in_state(TrackState.TENTATIVE)
+        remaining = high
+        if use_embeddings:
+            templates = pool.embeddings[confirmed] if len(confirmed) else detections.embeddings[:0]
+            cost = cosine_distance(templates, detections.embeddings[high])
+            gating = pool.kalman.gating_distance(
+                pool.mean[confirmed], pool.cov[confirmed],
+                xyxy_to_measurement(detections.boxes[high], pool.kalman.box_format),
+            )
+            cost = forbid_cross_class(gate_cost(cost, gating, 4, p.motion_weight), pool.classes[confirmed],
+                                      detections.classes[high])
+            matches, unmatched, unmatched_dets = linear_assignment(cost, p.embedding_threshold)
+            pool.match(confirmed[matches[:, 0]], detections, high[matches[:, 1]], self.frame)
+            confirmed, remaining = confirmed[unmatched], high[unmatched_dets]
+            candidates = confirmed[pool.states[confirmed] == TrackState.TRACKED]
+        else:
+            candidates = confirmed
+        left, remaining = self._iou_match(candidates, detections, remaining, p.iou_threshold)
+        if p.second_association:
+            low = np.flatnonzero((detections.scores >= p.low_score_threshold) & (detections.scores < p.det_threshold))
+            tracked_left = left[pool.states[left] == TrackState.TRACKED]
+            self._iou_match(tracked_left, detections, low, p.second_iou_threshold)
+        pool.miss(confirmed[pool.last_frame[confirmed] != self.frame])
+
+        left_unconfirmed, remaining = self._iou_match(unconfirmed, detections, remaining,
+                                                      p.unconfirmed_iou_threshold)
+        pool.miss(left_unconfirmed)
+        pool.add(detections, remaining, self.frame)
+        pool.prune(self.frame)
+        self._remove_duplicates()
+        return pool.output(self.frame)
+
+    def _remove_duplicates(self) -> None:
+        """Of a tracked and a lost track over one object, keep the longer-lived (JDE)."""
+        pool = self.pool
+        tracked, lost = pool.in_state(TrackState.TRACKED), pool.in_state(TrackState.LOST)
+        if not len(tracked) or not len(lost):
+            return
+        boxes = pool.boxes()
+        close = np.argwhere(1.0 - iou_matrix(boxes[tracked], boxes[lost]) < self.params.duplicate_iou_distance)
+        if not len(close):
+            return
+        t, l = tracked[close[:, 0]], lost[close[:, 1]]
+        age_t, age_l = self.frame - pool.start_frame[t], self.frame - pool.start_frame[l]
+        pool.remove(np.where(age_t > age_l, l, t))
+        pool.prune(self.frame)

@@ -1,0 +1,169 @@
+"""The tracks of one tracker, stored as arrays, and the life cycle they all follow.
+
+Life cycle (shared by every tracker)::
+
+    born -> TENTATIVE --(min_hits matched frames)--> TRACKED --(missed)--> LOST
+    TENTATIVE --(missed)--> REMOVED          LOST --(matched)--> TRACKED
+    LOST --(more than max_lost frames since its last match)--> REMOVED
+
+Tracks born in the first ``confirm_frames`` frames of a video start TRACKED (JDE and
+ByteTrack activate every track of frame 1; SORT reports every track of its first
+``min_hits`` frames). A frame's output is the TRACKED tracks matched in that frame.
+
+All tracks live in parallel arrays (ids, states, Kalman means and covariances, ...), so
+prediction, costs and updates are one numpy call per frame instead of one per track.
+"""
+from enum import IntEnum
+from typing import Optional
+
+import numpy as np
+
+from .kalman import KalmanFilter, state_to_xyxy, xyxy_to_measurement
+from .record import Detections, Tracks
+
+
+class TrackState(IntEnum):
+    TENTATIVE = 0
+    TRACKED = 1
+    LOST = 2
+    REMOVED = 3
+
+
+class TrackPool:
+    """Every live track of one tracker (see the module docstring for the life cycle).
+
+    Args:
+        kalman: the motion model shared by all tracks.
+        min_hits: matched frames (birth included) before a tentative track is confirmed.
+        max_lost: frames a lost track waits to be matched again before it is removed.
+        confirm_frames: tracks born in frames 1..confirm_frames start TRACKED.
+        embedding_momentum: the template update ``e <- m e + (1 - m) f`` of JDE (0.9);
+            None for trackers without appearance.
+    """
+
+    def __init__(
+        self,
+        kalman: KalmanFilter,
+        min_hits: int,
+        max_lost: int,
+        confirm_frames: int = 1,
+        embedding_momentum: Optional[float] = None,
+    ):
+        self.kalman = kalman
+        self.min_hits = min_hits
+        self.max_lost = max_lost
+        self.confirm_frames = confirm_frames
+        self.embedding_momentum = embedding_momentum
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every track and restart ids at 1."""
+        d = self.kalman.state_dim
+        self.ids = np.zeros(0, np.int64)
+        self.states = np.zeros(0, np.int64)
+        self.classes = np.zeros(0, np.int64)
+        self.scores = np.zeros(0)
+        self.hits = np.zeros(0, np.int64)
+        self.last_frame = np.zeros(0, np.int64)
+        self.start_frame = np.zeros(0, np.int64)
+        self.mean = np.zeros((0, d))
+        self.cov = np.zeros((0, d, d))
+        self.embeddings: Optional[np.ndarray] = None
+        self.next_id = 1
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def boxes(self) -> np.ndarray:
+        """(T, 4) xyxy boxes of the current Kalman states."""
+        return state_to_xyxy(self.mean, self.kalman.box_format)
+
+    def in_state(self, *states: TrackState) -> np.ndarray:
+        """Indices of the tracks in any of ``states``."""
+        selected = self.states == states[0]
+        for state in states[1:]:
+            selected |= self.states == state
+        return np.flatnonzero(selected)
+
+    def predict(self, frame: int) -> None:
+        """Advance every track's Kalman state to ``frame``; a track whose predicted box is
+        not a box (negative area in SORT's state) is removed, as SORT does."""
+        self.mean, self.cov = self.kalman.predict(self.mean, self.cov)
+        invalid = ~np.isfinite(self.boxes()).all(axis=1)
+        if invalid.any():
+            self.remove(np.flatnonzero(invalid))
+            self.prune(frame)
+
+    def match(self, tracks: np.ndarray, detections: Detections, dets: np.ndarray, frame: int) -> None:
+        """Tracks ``tracks[i]`` observed as detections ``dets[i]`` in ``frame``."""
+        if len(tracks) == 0:
+            return
+        measured = xyxy_to_measurement(detections.boxes[dets], self.kalman.box_format)
+        self.mean[tracks], self.cov[tracks] = self.kalman.update(self.mean[tracks], self.cov[tracks], measured)
+        self.scores[tracks] = detections.scores[dets]
+        self.hits[tracks] += 1
+        self.last_frame[tracks] = frame
+        confirmed = (self.states[tracks] == TrackState.LOST) | (self.hits[tracks] >= self.min_hits)
+        self.states[tracks[confirmed]] = TrackState.TRACKED
+        if self.embedding_momentum is not None:
+            m = self.embedding_momentum
+            smoothed = m * self.embeddings[tracks] + (1.0 - m) * _unit(detections.embeddings[dets])
+            self.embeddings[tracks] = _unit(smoothed)
+
+    def miss(self, tracks: np.ndarray) -> None:
+        """Tracks ``tracks`` not observed this frame: tentative ones die, tracked ones are lost."""
+        states = self.states[tracks]
+        states[states == TrackState.TENTATIVE] = TrackState.REMOVED
+        states[states == TrackState.TRACKED] = TrackState.LOST
+        self.states[tracks] = states
+
+    def add(self, detections: Detections, dets: np.ndarray, frame: int) -> None:
+        """Start a track from each detection ``dets[i]``."""
+        n = len(dets)
+        if n == 0:
+            return
+        mean, cov = self.kalman.initiate(xyxy_to_measurement(detections.boxes[dets], self.kalman.box_format))
+        state = TrackState.TRACKED if frame <= self.confirm_frames or self.min_hits <= 1 else TrackState.TENTATIVE
+        self.ids = np.concatenate([self.ids, np.arange(self.next_id, self.next_id + n)])
+        self.next_id += n
+        self.states = np.concatenate([self.states, np.full(n, int(state))])
+        self.classes = np.concatenate([self.classes, detections.classes[dets]])
+        self.scores = np.concatenate([self.scores, detections.scores[dets]])
+        self.hits = np.concatenate([self.hits, np.ones(n, np.int64)])
+        self.last_frame = np.concatenate([self.last_frame, np.full(n, frame)])
+        self.start_frame = np.concatenate([self.start_frame, np.full(n, frame)])
+        self.mean = np.concatenate([self.mean, mean])
+        self.cov = np.concatenate([self.cov, cov])
+        if self.embedding_momentum is not None:
+            new = _unit(detections.embeddings[dets])
+            self.embeddings = new if self.embeddings is None or not len(self.embeddings) else np.concatenate(
+                [self.embeddings, new]
+            )
+
+    def remove(self, tracks: np.ndarray) -> None:
+        """Mark tracks ``tracks`` REMOVED (dropped at the next :meth:`prune`)."""
+        self.states[tracks] = TrackState.REMOVED
+
+    def prune(self, frame: int) -> None:
+        """Remove lost tracks older than ``max_lost`` frames, then drop every REMOVED track."""
+        expired = (self.states == TrackState.LOST) & (frame - self.last_frame > self.max_lost)
+        self.states[expired] = TrackState.REMOVED
+        keep = self.states != TrackState.REMOVED
+        if keep.all():
+            return
+        for name in ("ids", "states", "classes", "scores", "hits", "last_frame", "start_frame", "mean", "cov"):
+            setattr(self, name, getattr(self, name)[keep])
+        if self.embeddings is not None:
+            self.embeddings = self.embeddings[keep]
+
+    def output(self, frame: int) -> Tracks:
+        """The TRACKED tracks matched in ``frame``, with their filtered boxes."""
+        shown = np.flatnonzero((self.states == TrackState.TRACKED) & (self.last_frame == frame))
+        return Tracks(
+            self.ids[shown], state_to_xyxy(self.mean[shown], self.kalman.box_format),
+            self.scores[shown], self.classes[shown],
+        )
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
