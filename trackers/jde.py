@@ -81,9 +81,11 @@ class JDETracker(Tracker):
         return has
 
     def _iou_match(self, tracks: np.ndarray, dets: Detections, candidates: np.ndarray, threshold: float):
+        """IoU matching of ``tracks`` to the detections ``candidates``; returns the unmatched of both."""
         pool = self.pool
-        boxes = pool.boxes()[tracks]
-        cost = forbid_cross_class(1.0 - iou_matrix(boxes, dets.boxes[candidates]), pool.classes[tracks],
+        if not len(tracks) or not len(candidates):
+            return tracks, candidates
+        cost = forbid_cross_class(1.0 - iou_matrix(pool.boxes(tracks), dets.boxes[candidates]), pool.classes[tracks],
                                   dets.classes[candidates])
         matches, unmatched_tracks, unmatched_dets = linear_assignment(cost, threshold)
         pool.match(tracks[matches[:, 0]], dets, candidates[matches[:, 1]], self.frame)

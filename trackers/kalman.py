@@ -298,34 +298,40 @@ def xyxy_to_measurement(boxes, box_format):
     """
     _check_box_format(box_format)
     boxes = _as_rows(boxes, 4, "xyxy_to_measurement: boxes")
-    w = boxes[:, 2] - boxes[:, 0]
-    h = boxes[:, 3] - boxes[:, 1]
-    cx = boxes[:, 0] + w / 2
-    cy = boxes[:, 1] + h / 2
+    out = np.empty_like(boxes)
+    wh = boxes[:, 2:] - boxes[:, :2]
+    out[:, :2] = boxes[:, :2] + wh / 2
+    w, h = wh[:, 0], wh[:, 1]
     if box_format == "xyah":
-        return np.stack([cx, cy, w / h, h], axis=1)
-    if box_format == "xywh":
-        return np.stack([cx, cy, w, h], axis=1)
-    return np.stack([cx, cy, w * h, w / h], axis=1)
+        out[:, 2], out[:, 3] = w / h, h
+    elif box_format == "xywh":
+        out[:, 2:] = wh
+    else:
+        out[:, 2], out[:, 3] = w * h, w / h
+    return out
 
 
 def state_to_xyxy(mean, box_format):
     """Box part of states (or measurements) ``(N, >=4)`` of ``box_format`` to
     ``(x1, y1, x2, y2)`` boxes ``(N, 4)``.
 
-    For ``"xysr"`` a state whose area times aspect is negative gives a row of NaN, as
+    For ``"xysr"`` a state whose area times aspect is not positive gives a row of NaN, as
     SORT's ``convert_x_to_bbox`` does (SORT drops such tracks); no warning is raised.
     """
     _check_box_format(box_format)
     mean = np.atleast_2d(np.asarray(mean, dtype=np.float64))
-    cx, cy = mean[:, 0], mean[:, 1]
+    half = np.empty((len(mean), 2))
     if box_format == "xyah":
-        h = mean[:, 3]
-        w = mean[:, 2] * h
+        half[:, 1] = mean[:, 3] / 2
+        half[:, 0] = mean[:, 2] * half[:, 1]
     elif box_format == "xywh":
-        w, h = mean[:, 2], mean[:, 3]
+        half[:] = mean[:, 2:4] / 2
     else:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            w = np.sqrt(mean[:, 2] * mean[:, 3])
-            h = mean[:, 2] / w
-    return np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
+        area_times_aspect = mean[:, 2] * mean[:, 3]
+        valid = area_times_aspect > 0
+        half[:, 0] = np.sqrt(np.where(valid, area_times_aspect, np.nan)) / 2
+        half[:, 1] = mean[:, 2] / 4 / half[:, 0]
+    out = np.empty((len(mean), 4))
+    out[:, :2] = mean[:, :2] - half
+    out[:, 2:] = mean[:, :2] + half
+    return out

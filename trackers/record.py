@@ -86,6 +86,9 @@ class Detections:
 
     def select(self, keep: np.ndarray) -> "Detections":
         """The detections at the indices or boolean mask ``keep``; extras are kept whole."""
+        keep = np.asarray(keep)
+        if keep.dtype == bool and keep.all():
+            return self
         return Detections(
             self.boxes[keep], self.scores[keep], self.classes[keep],
             None if self.embeddings is None else self.embeddings[keep], self.extras,

@@ -13,7 +13,6 @@ ByteTrack activate every track of frame 1; SORT reports every track of its first
 All tracks live in parallel arrays (ids, states, Kalman means and covariances, ...), so
 prediction, costs and updates are one numpy call per frame instead of one per track.
 """
-from enum import IntEnum
 from typing import Optional
 
 import numpy as np
@@ -22,7 +21,9 @@ from .kalman import KalmanFilter, state_to_xyxy, xyxy_to_measurement
 from .record import Detections, Tracks
 
 
-class TrackState(IntEnum):
+class TrackState:
+    """Life-cycle states, stored as small ints in :attr:`TrackPool.states`."""
+
     TENTATIVE = 0
     TRACKED = 1
     LOST = 2
@@ -74,11 +75,11 @@ class TrackPool:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def boxes(self) -> np.ndarray:
-        """(T, 4) xyxy boxes of the current Kalman states."""
-        return state_to_xyxy(self.mean, self.kalman.box_format)
+    def boxes(self, tracks: Optional[np.ndarray] = None) -> np.ndarray:
+        """xyxy boxes of the current Kalman states of ``tracks`` (default: all)."""
+        return state_to_xyxy(self.mean if tracks is None else self.mean[tracks], self.kalman.box_format)
 
-    def in_state(self, *states: TrackState) -> np.ndarray:
+    def in_state(self, *states: int) -> np.ndarray:
         """Indices of the tracks in any of ``states``."""
         selected = self.states == states[0]
         for state in states[1:]:
@@ -87,9 +88,11 @@ class TrackPool:
 
     def predict(self, frame: int) -> None:
         """Advance every track's Kalman state to ``frame``; a track whose predicted box is
-        not a box (negative area in SORT's state) is removed, as SORT does."""
+        not a box (area times aspect not positive in SORT's state) is removed, as SORT does."""
         self.mean, self.cov = self.kalman.predict(self.mean, self.cov)
-        invalid = ~np.isfinite(self.boxes()).all(axis=1)
+        if self.kalman.box_format != "xysr":
+            return
+        invalid = self.mean[:, 2] * self.mean[:, 3] <= 0
         if invalid.any():
             self.remove(np.flatnonzero(invalid))
             self.prune(frame)
@@ -126,7 +129,7 @@ class TrackPool:
         state = TrackState.TRACKED if frame <= self.confirm_frames or self.min_hits <= 1 else TrackState.TENTATIVE
         self.ids = np.concatenate([self.ids, np.arange(self.next_id, self.next_id + n)])
         self.next_id += n
-        self.states = np.concatenate([self.states, np.full(n, int(state))])
+        self.states = np.concatenate([self.states, np.full(n, state)])
         self.classes = np.concatenate([self.classes, detections.classes[dets]])
         self.scores = np.concatenate([self.scores, detections.scores[dets]])
         self.hits = np.concatenate([self.hits, np.ones(n, np.int64)])
@@ -159,10 +162,7 @@ class TrackPool:
     def output(self, frame: int) -> Tracks:
         """The TRACKED tracks matched in ``frame``, with their filtered boxes."""
         shown = np.flatnonzero((self.states == TrackState.TRACKED) & (self.last_frame == frame))
-        return Tracks(
-            self.ids[shown], state_to_xyxy(self.mean[shown], self.kalman.box_format),
-            self.scores[shown], self.classes[shown],
-        )
+        return Tracks(self.ids[shown], self.boxes(shown), self.scores[shown], self.classes[shown])
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:
