@@ -10,8 +10,15 @@ def add_mot_config(cfg: CN) -> CN:
     # Name in mot_heads.data.MAPPER_REGISTRY of the train-time mapper: single frames
     # ("DatasetMapper"), or the pair / template-search mappers of the tracking models.
     cfg.INPUT.TRAIN_MAPPER = "DatasetMapper"
-    # Evaluator run on cfg.DATASETS.TEST: "coco" (box AP of the detector).
+    # Evaluators run on cfg.DATASETS.TEST, comma-separated: "coco" (box AP of the
+    # detector), "mot" (track each test sequence with cfg.TRACKER, then HOTA, CLEAR and
+    # Identity metrics; needs a MOTChallenge-layout dataset).
     cfg.TEST.EVALUATOR = "coco"
+    # The online tracker of evaluation and inference: a name registered in trackers/
+    # ("sort", "jde") and "key=value" overrides of its parameters (paper defaults).
+    cfg.TRACKER = CN()
+    cfg.TRACKER.NAME = "sort"
+    cfg.TRACKER.PARAMS = []
     return cfg
 
 

@@ -66,3 +66,11 @@ def build_tracker(name: str, **overrides):
         raise KeyError(f"unknown tracker {name!r}: expected one of {sorted(TRACKERS)}")
     cls = TRACKERS[name]
     return cls(make_params(cls.Params, overrides))
+
+
+def build_tracker_for_video(name: str, frame_rate: float, **overrides):
+    """:func:`build_tracker`, with a ``frame_rate`` parameter (trackers whose buffers
+    count frames have one) set to the video's unless ``overrides`` sets it."""
+    if name in TRACKERS and "frame_rate" in {f.name for f in dataclasses.fields(TRACKERS[name].Params)}:
+        overrides.setdefault("frame_rate", frame_rate)
+    return build_tracker(name, **overrides)

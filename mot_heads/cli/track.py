@@ -16,7 +16,7 @@ from typing import List, Optional
 
 from tqdm import tqdm
 
-from trackers import TRACKERS, build_tracker, parse_param_strings
+from trackers import TRACKERS, build_tracker_for_video, parse_param_strings
 
 from ..data.mot_challenge import find_sequences, read_seqinfo
 from ..engine.tracking import public_detections, run_tracker
@@ -41,19 +41,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def track_folder(det_dir: str, out_dir: str, tracker_name: str, params: dict) -> List[str]:
-    """Track every sequence under ``det_dir``; returns the written result files."""
-    written = []
-    sequences = find_sequences(det_dir)
-    for seq_dir in tqdm(sequences, desc="tracking", unit="seq"):
+    """Track every sequence under ``det_dir``; returns the written result files.
+
+    Every sequence's det.txt is read and checked before anything is tracked, so bad
+    input writes no result file.
+    """
+    sequences = []
+    for seq_dir in find_sequences(det_dir):
         info = read_seqinfo(seq_dir)
-        overrides = dict(params)
-        if "frame_rate" in TRACKERS[tracker_name].Params.__dataclass_fields__:
-            overrides.setdefault("frame_rate", info.frame_rate)
-        tracker = build_tracker(tracker_name, **overrides)
-        name = os.path.basename(os.path.normpath(seq_dir))
-        result = run_tracker(tracker, public_detections(info), name, info.seq_length)
+        sequences.append((os.path.basename(os.path.normpath(seq_dir)), info, list(public_detections(info))))
+    written = []
+    # disable=None: tqdm shows the bar only on a terminal, so stderr keeps error lines alone.
+    for name, info, records in tqdm(sequences, desc="tracking", unit="seq", disable=None):
+        tracker = build_tracker_for_video(tracker_name, info.frame_rate, **params)
+        result = run_tracker(tracker, records, name, info.seq_length)
+        result.classes[:] = -1  # det.txt has no class
         path = os.path.join(out_dir, f"{name}.txt")
-        write_mot_results(path, result)
+        try:
+            write_mot_results(path, result)
+        except OSError as e:
+            raise ValueError(f"{path}: cannot write ({e.strerror})") from e
         written.append(path)
     return written
 

@@ -19,8 +19,9 @@ Which gt rows count (the MOTChallenge conventions, as in TrackEval's preprocessi
   ignore regions too;
 - rows of every other class (vehicles, occluders) are dropped.
 
-Dropped rows are counted and logged per sequence. In MOT15 files the class and
-visibility columns hold -1: such rows are read as pedestrians with visibility 1.
+Dropped rows are counted and logged per sequence. MOT15 gt lines have 10 columns, the
+last three world coordinates rather than class and visibility (see :func:`read_gt_rows`);
+they, and rows whose class is -1, are read as pedestrians with visibility 1.
 """
 import configparser
 import logging
@@ -56,6 +57,7 @@ MOT_IGNORE_CLASSES = (2, 7, 8, 12)
 MOT20_IGNORE_CLASSES = (2, 6, 7, 8, 12)
 
 _GT_COLUMNS = 9  # frame, id, x, y, w, h, mark, class, visibility
+_MOT15_GT_COLUMNS = 10  # frame, id, x, y, w, h, mark, wx, wy, wz
 _DET_COLUMNS = 7  # frame, id, x, y, w, h, score
 
 
@@ -171,6 +173,32 @@ def read_mot_rows(
     return np.asarray(rows, dtype=np.float64).reshape(-1, max_columns)
 
 
+def read_gt_rows(path: str, seq_length: int, unique_ids: bool = False) -> np.ndarray:
+    """gt.txt rows as a float64 (N, 9) array: frame, id, x, y, w, h, mark, class, visibility.
+
+    A line with a 10th column is MOT15, whose columns 8-10 are world coordinates (real
+    values in TUD-Stadtmitte), not class and visibility: both read as -1 there. Lines
+    are checked by :func:`read_mot_rows`.
+    """
+    rows = read_mot_rows(path, _GT_COLUMNS, seq_length, max_columns=_MOT15_GT_COLUMNS, unique_ids=unique_ids)
+    rows[~np.isnan(rows[:, 9]), 7:9] = -1
+    return rows[:, :_GT_COLUMNS]
+
+
+def read_public_detections(path: str, seq_length: int) -> List[np.ndarray]:
+    """``det.txt`` split per frame: one float64 (K, 5) array of x1, y1, x2, y2, score
+    (0-based pixels) for each frame 1..seq_length, empty where the frame has no line.
+
+    Lines are checked by :func:`read_mot_rows`.
+    """
+    rows = read_mot_rows(path, _DET_COLUMNS, seq_length)
+    rows = rows[np.argsort(rows[:, 0], kind="stable")]
+    # 1-based x, y, w, h -> 0-based x1, y1, x2, y2, plus score; then one slice per frame.
+    boxes = np.concatenate([rows[:, 2:4] - 1, rows[:, 2:4] - 1 + rows[:, 4:6], rows[:, 6:7]], axis=1)
+    bounds = np.searchsorted(rows[:, 0], np.arange(1, seq_length + 2))
+    return np.split(boxes, bounds[1:-1])
+
+
 def half_split_frames(seq_length: int, half: str) -> Tuple[int, int]:
     """Inclusive 1-based frame range of the "first_half" / "second_half" split.
 
@@ -208,8 +236,8 @@ def _gt_annotations(
 ) -> Tuple[Dict[int, List[dict]], Dict[str, int]]:
     classes = rows[:, 7].astype(int)
     visibility = rows[:, 8].copy()
-    classes[classes == -1] = 1  # MOT15: class not given, all rows are pedestrians
-    visibility[visibility < 0] = 1.0  # MOT15: visibility not given
+    classes[classes == -1] = 1  # class not given (MOT15): all rows are pedestrians
+    visibility[visibility < 0] = 1.0  # visibility not given (MOT15)
     considered = rows[:, 6] != 0
     known = np.isin(classes, list(class_map))
     ignored = np.isin(classes, list(ignore_classes))
@@ -258,7 +286,7 @@ def load_mot_sequence(
     gt_path = os.path.join(seq_dir, "gt", "gt.txt")
     per_frame_gt = None
     if os.path.isfile(gt_path):
-        rows = read_mot_rows(gt_path, _GT_COLUMNS, info.seq_length)
+        rows = read_gt_rows(gt_path, info.seq_length)
         per_frame_gt, counts = _gt_annotations(rows, class_map, ignore_classes, min_visibility)
         dropped = {k: v for k, v in counts.items() if v}
         if dropped:
@@ -266,12 +294,7 @@ def load_mot_sequence(
     det_path = os.path.join(seq_dir, "det", "det.txt")
     per_frame_det = None
     if os.path.isfile(det_path):
-        rows = read_mot_rows(det_path, _DET_COLUMNS, info.seq_length)
-        rows = rows[np.argsort(rows[:, 0], kind="stable")]
-        # 1-based xywh -> 0-based xyxy, plus score; then one slice per frame.
-        boxes = np.concatenate([rows[:, 2:4] - 1, rows[:, 2:4] - 1 + rows[:, 4:6], rows[:, 6:7]], axis=1)
-        bounds = np.searchsorted(rows[:, 0], np.arange(1, info.seq_length + 2))
-        per_frame_det = np.split(boxes.astype(np.float32), bounds[1:-1])
+        per_frame_det = [d.astype(np.float32) for d in read_public_detections(det_path, info.seq_length)]
 
     dicts = []
     for frame in range(first, last + 1):
@@ -342,4 +365,7 @@ def register_mot_folder(
         evaluator_type="coco",
         dataset_root=root,
         dataset_format="motchallenge",
+        # For tracking evaluation: the gt.txt class of each category, the distractors.
+        mot_class_ids=[int(c) for c in mot_class_ids],
+        distractor_classes=[c for c in kwargs.get("ignore_classes", MOT_IGNORE_CLASSES) if c not in mot_class_ids],
     )

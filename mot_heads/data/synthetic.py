@@ -291,16 +291,16 @@ def _format_rows(rows, decimals: int) -> str:
     return "\n".join(lines) + ("\n" if lines else "")
 
 
-def write_sequence(config: SyntheticConfig, seq_dir: str, seed_sequence: List[int]) -> None:
-    """Simulate one sequence and write it in the MOTChallenge layout."""
+def write_sequence(config: SyntheticConfig, seq_dir: str, seed_sequence: List[int], images: bool = True) -> None:
+    """Simulate one sequence and write it in the MOTChallenge layout; ``images=False``
+    leaves out ``img1/`` (for tools that read only the text files)."""
     name = os.path.basename(seq_dir)
-    os.makedirs(os.path.join(seq_dir, "img1"), exist_ok=True)
-    os.makedirs(os.path.join(seq_dir, "gt"), exist_ok=True)
-    os.makedirs(os.path.join(seq_dir, "det"), exist_ok=True)
+    for sub in ("img1", "gt", "det") if images else ("gt", "det"):
+        os.makedirs(os.path.join(seq_dir, sub), exist_ok=True)
     gt_rows, det_rows = [], []
     for frame, (image, _, gt, det) in enumerate(SyntheticSequence(config, seed_sequence).frames(), 1):
         path = os.path.join(seq_dir, "img1", f"{frame:06d}{config.image_ext}")
-        if not cv2.imwrite(path, image):
+        if images and not cv2.imwrite(path, image):
             raise OSError(f"{path}: could not write the image")
         gt_rows.extend(gt)
         det_rows.extend(det)
@@ -369,6 +369,7 @@ def register_synthetic(root: str, prefix: str = "synth") -> List[str]:
             class_names=SYNTHETIC_CLASSES,
             mot_class_ids=range(1, len(SYNTHETIC_CLASSES) + 1),
             min_visibility=SYNTHETIC_MIN_VISIBILITY,
+            ignore_classes=(),  # class 2 is a category here, not MOTChallenge's distractor
         )
         names.append(name)
     return names

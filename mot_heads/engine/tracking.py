@@ -6,10 +6,8 @@ import numpy as np
 
 from trackers import Detections, Tracker
 
-from ..data.mot_challenge import SequenceInfo, read_mot_rows
+from ..data.mot_challenge import SequenceInfo, read_public_detections
 from ..evaluation.mot_files import MOTSequence
-
-_DET_COLUMNS = 7  # frame, id, x, y, w, h, score
 
 
 def run_tracker(tracker: Tracker, records: Iterable[Detections], name: str, seq_length: int) -> MOTSequence:
@@ -39,15 +37,9 @@ def run_tracker(tracker: Tracker, records: Iterable[Detections], name: str, seq_
 
 def public_detections(info: SequenceInfo) -> Iterator[Detections]:
     """One record per frame from ``det/det.txt`` of a sequence (frames without lines
-    give empty records); checks every line (see ``read_mot_rows``)."""
+    give empty records); checks every line (see ``read_public_detections``)."""
     path = os.path.join(info.directory, "det", "det.txt")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: missing; public-detection tracking needs det/det.txt")
-    rows = read_mot_rows(path, _DET_COLUMNS, info.seq_length)
-    rows = rows[np.argsort(rows[:, 0], kind="stable")]
-    bounds = np.searchsorted(rows[:, 0], np.arange(1, info.seq_length + 2))
-    for frame in range(info.seq_length):
-        chunk = rows[bounds[frame]:bounds[frame + 1]]
-        # 1-based x, y, w, h -> 0-based x1, y1, x2, y2
-        boxes = np.concatenate([chunk[:, 2:4] - 1, chunk[:, 2:4] - 1 + chunk[:, 4:6]], axis=1)
-        yield Detections(boxes, chunk[:, 6])
+    for frame in read_public_detections(path, info.seq_length):
+        yield Detections(frame[:, :4], frame[:, 4])

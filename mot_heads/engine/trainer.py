@@ -7,12 +7,32 @@ import torch
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.data import build_detection_test_loader
 from detectron2.engine import AMPTrainer, DefaultTrainer, SimpleTrainer, TrainerBase, create_ddp_model
-from detectron2.evaluation import COCOEvaluator
+from detectron2.data import MetadataCatalog
+from detectron2.evaluation import COCOEvaluator, DatasetEvaluators
 from detectron2.utils import comm
 
-from ..data import build_mot_train_loader, check_registered
+from trackers import parse_param_strings
 
-_EVALUATORS = {"coco": lambda cfg, name, out: COCOEvaluator(name, output_dir=out)}
+from ..data import build_mot_train_loader, check_registered
+from ..evaluation.mot_evaluator import MOTEvaluator
+
+
+def _mot_evaluator(cfg, dataset_name: str, output_dir: str) -> MOTEvaluator:
+    meta = MetadataCatalog.get(dataset_name)
+    if getattr(meta, "dataset_format", None) != "motchallenge":
+        raise ValueError(
+            f"TEST.EVALUATOR 'mot' needs a MOTChallenge-layout dataset (register_mot_folder); {dataset_name} is not"
+        )
+    return MOTEvaluator(
+        dataset_name, cfg.TRACKER.NAME, parse_param_strings(cfg.TRACKER.PARAMS),
+        meta.mot_class_ids, meta.distractor_classes, output_dir,
+    )
+
+
+_EVALUATORS = {
+    "coco": lambda cfg, name, out: COCOEvaluator(name, output_dir=out),
+    "mot": _mot_evaluator,
+}
 
 
 class MOTTrainer(DefaultTrainer):
@@ -51,8 +71,11 @@ class MOTTrainer(DefaultTrainer):
 
     @classmethod
     def build_evaluator(cls, cfg, dataset_name, output_folder=None):
-        if cfg.TEST.EVALUATOR not in _EVALUATORS:
-            raise KeyError(f"TEST.EVALUATOR={cfg.TEST.EVALUATOR!r}: expected one of {sorted(_EVALUATORS)}")
+        names = [n.strip() for n in cfg.TEST.EVALUATOR.split(",") if n.strip()]
+        unknown = [n for n in names if n not in _EVALUATORS]
+        if unknown or not names:
+            raise KeyError(f"TEST.EVALUATOR={cfg.TEST.EVALUATOR!r}: expected a comma-separated list of {sorted(_EVALUATORS)}")
         output_folder = output_folder or os.path.join(cfg.OUTPUT_DIR, "inference", dataset_name)
-        logging.getLogger(__name__).info("Evaluating %s with %s", dataset_name, cfg.TEST.EVALUATOR)
-        return _EVALUATORS[cfg.TEST.EVALUATOR](cfg, dataset_name, output_folder)
+        logging.getLogger(__name__).info("Evaluating %s with %s", dataset_name, ", ".join(names))
+        evaluators = [_EVALUATORS[n](cfg, dataset_name, output_folder) for n in names]
+        return evaluators[0] if len(evaluators) == 1 else DatasetEvaluators(evaluators)

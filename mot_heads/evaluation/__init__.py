@@ -3,6 +3,7 @@ Identity (through motmetrics), and their combination over sequences."""
 from .clear_identity import COMBINED, evaluate_clear_identity
 from .hota import ALPHAS, combine_hota, evaluate_hota, summarize_hota
 from .mot_files import MOTSequence, read_mot_gt, read_mot_results, write_mot_results
+from .mot_evaluator import MOTEvaluator
 from .mot_metrics import METRIC_KEYS, evaluate_mot, format_table
 from .preprocessing import PreprocessedSequence, box_iou_xywh, preprocess_sequence
 
@@ -10,6 +11,7 @@ __all__ = [
     "ALPHAS",
     "COMBINED",
     "METRIC_KEYS",
+    "MOTEvaluator",
     "MOTSequence",
     "PreprocessedSequence",
     "box_iou_xywh",

@@ -4,7 +4,8 @@ Line formats (comma-separated, boxes in 1-based pixels as in the files):
 
 - gt, MOT16/17/20: ``frame, id, x, y, w, h, consider, class, visibility`` (9 columns);
 - gt, MOT15: ``frame, id, x, y, w, h, consider, wx, wy, wz`` (10 columns; the last three
-  are world coordinates, usually -1): read with class and visibility -1;
+  are world coordinates, usually -1): read with class and visibility -1 (the rule of
+  :func:`mot_heads.data.mot_challenge.read_gt_rows`);
 - results: ``frame, id, x, y, w, h, score[, class[, ...]]``; column 8 is read as the class
   as TrackEval's ``MotChallenge2DBox._load_raw_file`` does, -1 when absent.
 
@@ -16,10 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..data.mot_challenge import MOTFormatError, read_mot_rows, read_seqinfo
+from ..data.mot_challenge import MOTFormatError, read_gt_rows, read_mot_rows, read_seqinfo
 
-_GT_COLUMNS = 9  # MOT16/17/20
-_MOT15_GT_COLUMNS = 10
 _RESULT_MIN_COLUMNS = 7  # frame, id, box, score
 _RESULT_COLUMNS = 8  # ... and the class
 
@@ -62,8 +61,7 @@ def read_mot_gt(seq_dir: str) -> MOTSequence:
     path = os.path.join(seq_dir, "gt", "gt.txt")
     if not os.path.isfile(path):
         raise MOTFormatError(f"{path}: missing; a sequence folder to evaluate on needs gt/gt.txt")
-    rows = read_mot_rows(path, _GT_COLUMNS, info.seq_length, max_columns=_MOT15_GT_COLUMNS, unique_ids=True)
-    mot15 = ~np.isnan(rows[:, 9])  # a 10th column: MOT15 world coordinates, no class
+    rows = read_gt_rows(path, info.seq_length, unique_ids=True)
     return MOTSequence(
         name=os.path.basename(os.path.normpath(seq_dir)),
         seq_length=info.seq_length,
@@ -71,8 +69,8 @@ def read_mot_gt(seq_dir: str) -> MOTSequence:
         ids=rows[:, 1],
         boxes=rows[:, 2:6],
         scores=rows[:, 6],
-        classes=np.where(mot15, -1, rows[:, 7]),
-        visibility=np.where(mot15, -1.0, rows[:, 8]),
+        classes=rows[:, 7],
+        visibility=rows[:, 8],
     )
 
 
@@ -98,8 +96,8 @@ def read_mot_results(path: str, name: str, seq_length: int) -> MOTSequence:
 
 
 def _number(value: float) -> str:
-    """Shortest text that reads back as the same float, without exponent ("12", "0.5")."""
-    return np.format_float_positional(float(value), trim="-")
+    """At most 3 decimals, no exponent, no trailing zeros ("12", "0.5", "129.1")."""
+    return np.format_float_positional(float(value), precision=3, trim="-")
 
 
 def write_mot_results(path: str, seq: MOTSequence) -> None:

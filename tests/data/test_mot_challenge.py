@@ -63,6 +63,19 @@ def test_mot15_rows_are_pedestrians(tmp_path):
     assert (ann["category_id"], ann["visibility"], ann["iscrowd"]) == (0, 1.0, 0)
 
 
+def test_mot15_world_coordinates_are_not_a_class(tmp_path):
+    # TUD-Stadtmitte's first lines: columns 8-10 are world coordinates, not class and
+    # visibility; read as a 9-column line, 4.4852 would be class 4 (bicycle) and dropped.
+    gt = "1,1,88,99,61.08,218.56,1,4.4852,5.5016,0\n1,2,181,95,75.808,227.01,1,12.621,0.05,0\n"
+    seq = write_sequence(tmp_path, length=2, gt=gt)
+    anns = load_mot_sequence(seq, min_visibility=0.5)[0]["annotations"]
+    assert [(a["track_id"], a["category_id"], a["visibility"], a["iscrowd"]) for a in anns] == [
+        (1, 0, 1.0, 0),
+        (2, 0, 1.0, 0),
+    ]
+    assert anns[0]["bbox"] == pytest.approx([87, 98, 61.08, 218.56])
+
+
 def test_sequence_without_gt_has_no_annotations(tmp_path):
     dicts = load_mot_sequence(write_sequence(tmp_path, length=2))
     assert all("annotations" not in d and "public_detections" not in d for d in dicts)

@@ -1,0 +1,17 @@
+"""Model outputs (Detectron2 ``Instances``) as the per-frame records of ``trackers``."""
+from detectron2.structures import Instances
+
+from trackers import Detections
+
+# Optional Instances fields and the record field each becomes.
+EMBEDDING_FIELD = "pred_embeddings"
+
+
+def instances_to_detections(instances: Instances) -> Detections:
+    """``pred_boxes``, ``scores``, ``pred_classes`` (and ``pred_embeddings`` when the
+    model has an ID branch) of one image as a :class:`trackers.Detections`."""
+    instances = instances.to("cpu")
+    embeddings = instances.get(EMBEDDING_FIELD).numpy() if instances.has(EMBEDDING_FIELD) else None
+    return Detections(
+        instances.pred_boxes.tensor.numpy(), instances.scores.numpy(), instances.pred_classes.numpy(), embeddings
+    )

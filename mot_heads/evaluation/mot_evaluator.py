@@ -1,0 +1,129 @@
+"""Tracking metrics as a Detectron2 evaluator: ``TEST.EVALUATOR "mot"``.
+
+The evaluator collects the detections of every frame of a MOTChallenge-layout test
+set (from all processes), runs the configured tracker over each sequence in frame
+order, writes the tracks as MOTChallenge text, and scores them against the sequences'
+``gt/gt.txt`` with :func:`evaluate_mot`, once per class of the dataset. With
+``TEST.EVAL_PERIOD`` Detectron2's EvalHook reports these metrics during training.
+"""
+import itertools
+import json
+import logging
+import os
+from collections import OrderedDict, defaultdict
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+from detectron2.data import DatasetCatalog, MetadataCatalog
+from detectron2.evaluation import DatasetEvaluator
+from detectron2.utils import comm
+
+from trackers import build_tracker_for_video
+
+from ..engine.records import instances_to_detections
+from ..engine.tracking import run_tracker
+from .mot_files import MOTSequence, read_mot_gt, write_mot_results
+from .mot_metrics import COUNT_KEYS, METRIC_KEYS, evaluate_mot, format_table
+
+logger = logging.getLogger(__name__)
+
+
+def crop_frames(seq: MOTSequence, first: int, last: int) -> MOTSequence:
+    """Rows of frames ``first..last`` renumbered from 1 (a half-split validation set)."""
+    keep = (seq.frames >= first) & (seq.frames <= last)
+    return MOTSequence(
+        seq.name, last - first + 1, seq.frames[keep] - first + 1, seq.ids[keep], seq.boxes[keep],
+        seq.scores[keep], seq.classes[keep], seq.visibility[keep],
+    )
+
+
+class MOTEvaluator(DatasetEvaluator):
+    """Track every sequence of ``dataset_name`` and report HOTA, CLEAR and Identity.
+
+    Args:
+        tracker_name, tracker_params: a tracker of ``trackers`` and its overrides
+            (its ``frame_rate``, if any, defaults to each sequence's).
+        mot_class_ids: the gt.txt class id of each contiguous category.
+        distractor_classes: gt classes whose matched predictions are ignored.
+        output_dir: where ``<sequence>.txt`` results and ``mot_metrics.json`` go.
+    """
+
+    def __init__(
+        self,
+        dataset_name: str,
+        tracker_name: str,
+        tracker_params: Dict[str, object],
+        mot_class_ids: Sequence[int],
+        distractor_classes: Sequence[int],
+        output_dir: Optional[str] = None,
+    ):
+        self.dataset_name = dataset_name
+        self.tracker_name = tracker_name
+        self.tracker_params = dict(tracker_params)
+        self.mot_class_ids = list(mot_class_ids)
+        self.class_names = MetadataCatalog.get(dataset_name).thing_classes
+        self.distractor_classes = list(distractor_classes)
+        self.output_dir = output_dir
+        build_tracker_for_video(tracker_name, 30.0, **self.tracker_params)  # bad names fail now, not after inference
+
+    def reset(self) -> None:
+        self._frames: List[tuple] = []
+
+    def process(self, inputs, outputs) -> None:
+        for inp, out in zip(inputs, outputs):
+            self._frames.append((inp["video_id"], inp["frame_idx"], instances_to_detections(out["instances"])))
+
+    def _sequences(self) -> Dict[str, dict]:
+        """Per video: its folder, frame rate and first frame, from the dataset dicts."""
+        info = {}
+        for record in DatasetCatalog.get(self.dataset_name):
+            video = info.setdefault(record["video_id"], {
+                "dir": os.path.dirname(os.path.dirname(record["file_name"])),
+                "frame_rate": record["frame_rate"], "frames": [],
+            })
+            video["frames"].append(record["frame_idx"])
+        return info
+
+    def evaluate(self):
+        frames = list(itertools.chain(*comm.gather(self._frames, dst=0)))
+        if not comm.is_main_process():
+            return {}
+        by_video = defaultdict(dict)
+        for video, frame, detections in frames:
+            by_video[video][frame] = detections
+        gts, results = {}, {}
+        for video, meta in sorted(self._sequences().items()):
+            first, last = min(meta["frames"]), max(meta["frames"])
+            missing = sorted(set(range(first, last + 1)) - set(by_video[video]))
+            if missing:
+                raise ValueError(f"{self.dataset_name}: no model output for frames {missing[:5]} of {video}")
+            tracker = build_tracker_for_video(self.tracker_name, meta["frame_rate"], **self.tracker_params)
+            records = (by_video[video][f] for f in range(first, last + 1))
+            result = run_tracker(tracker, records, video, last - first + 1)
+            result.classes = np.asarray(self.mot_class_ids)[result.classes]
+            results[video] = result
+            gts[video] = crop_frames(read_mot_gt(meta["dir"]), first, last)
+            if self.output_dir:
+                write_mot_results(os.path.join(self.output_dir, f"{video}.txt"), result)
+        return OrderedDict(tracking=self._score(gts, results))
+
+    def _score(self, gts, results) -> Dict[str, float]:
+        """Per class ``<metric>-<class>``; unsuffixed: the mean over classes of each ratio
+        and the sum of each count (TrackEval's class average)."""
+        per_class = {}
+        for name, class_id in zip(self.class_names, self.mot_class_ids):
+            metrics = evaluate_mot(gts, results, class_id=class_id, distractor_classes=self.distractor_classes)
+            logger.info("%s, class %s:\n%s", self.dataset_name, name, format_table(metrics))
+            per_class[name] = metrics["COMBINED"]
+        if self.output_dir:
+            with open(os.path.join(self.output_dir, "mot_metrics.json"), "w") as f:
+                json.dump(per_class, f, indent=1)
+        flat = {}
+        for key in METRIC_KEYS:
+            values = [m[key] for m in per_class.values()]
+            # Ratios in percent, as Detectron2's other evaluators report.
+            flat[key] = int(np.sum(values)) if key in COUNT_KEYS else 100.0 * float(np.mean(values))
+            if len(per_class) > 1:
+                for name, metrics in per_class.items():
+                    flat[f"{key}-{name}"] = metrics[key] if key in COUNT_KEYS else 100.0 * metrics[key]
+        return flat
