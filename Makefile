@@ -20,3 +20,5 @@ test: setup
 
 benchmark: setup
 	$(PY) benchmarks/data_loading.py
+	$(PY) benchmarks/tracker_update.py
+	$(PY) benchmarks/evaluation.py

@@ -31,3 +31,16 @@ def test_unknown_dataset_fails_with_a_clear_message(datasets_root, tmp_path):
     result = _train(datasets_root, tmp_path, "SOLVER.MAX_ITER", "1", "DATASETS.TRAIN", "('mot17_train',)")
     assert result.returncode != 0
     assert "Dataset 'mot17_train' is not registered: its files were expected at" in result.stderr
+
+
+def test_two_process_evaluation_tracks_every_sequence(datasets_root, tmp_path):
+    # Frames of a sequence are split between the processes; the MOT evaluator gathers them.
+    trained = _train(datasets_root, tmp_path / "train", "SOLVER.MAX_ITER", "1", "DATASETS.TEST", "()")
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    result = _train(datasets_root, tmp_path / "eval", "--num-gpus", "2", "--eval-only",
+                    "MODEL.WEIGHTS", str(tmp_path / "train" / "model_final.pth"), "TEST.EVALUATOR", "mot")
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = open(tmp_path / "eval" / "log.txt").read()
+    assert "copypaste: HOTA,DetA,AssA" in log
+    results = os.listdir(tmp_path / "eval" / "inference" / "synth_val")
+    assert "synth-val-00.txt" in results and "mot_metrics.json" in results
