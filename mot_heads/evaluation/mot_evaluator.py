@@ -100,6 +100,12 @@ class MOTEvaluator(DatasetEvaluator):
             tracker = build_tracker_for_video(self.tracker_name, meta["frame_rate"], **self.tracker_params)
             records = (by_video[video][f] for f in range(first, last + 1))
             result = run_tracker(tracker, records, video, last - first + 1)
+            unknown = np.unique(result.classes[result.classes >= len(self.mot_class_ids)])
+            if len(unknown):
+                raise ValueError(
+                    f"{self.dataset_name}: the model predicted class ids {unknown.tolist()}, the dataset has "
+                    f"{len(self.mot_class_ids)} classes {self.class_names}; check MODEL.*.NUM_CLASSES"
+                )
             result.classes = np.asarray(self.mot_class_ids)[result.classes]
             results[video] = result
             gts[video] = crop_frames(read_mot_gt(meta["dir"]), first, last)

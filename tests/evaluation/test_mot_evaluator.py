@@ -70,6 +70,17 @@ def test_missing_frames_are_an_error(synthetic_val):
         evaluator.evaluate()
 
 
+def test_unknown_predicted_class_is_an_error(synthetic_val):
+    evaluator = build(["TEST.EVALUATOR", "mot", "TRACKER.NAME", "sort"], synthetic_val, None)
+    evaluator.reset()
+    for record in DatasetCatalog.get(synthetic_val):
+        outputs = perfect_outputs(record)
+        outputs["instances"].pred_classes[:] = 5
+        evaluator.process([record], [outputs])
+    with pytest.raises(ValueError, match=r"predicted class ids \[5\], the dataset has 2 classes"):
+        evaluator.evaluate()
+
+
 def test_configuration_errors(synthetic_val):
     with pytest.raises(KeyError, match="comma-separated list"):
         build(["TEST.EVALUATOR", "coco,motty"], synthetic_val, None)
