@@ -9,13 +9,21 @@ from mot_heads.engine import MOTTrainer
 def test_added_keys_and_defaults():
     cfg = add_mot_config(get_cfg())
     assert cfg.INPUT.TRAIN_MAPPER == "DatasetMapper" and cfg.TEST.EVALUATOR == "coco"
+    assert cfg.TRACKER.NAME == "sort" and list(cfg.TRACKER.PARAMS) == []
     assert MAPPER_REGISTRY.get(cfg.INPUT.TRAIN_MAPPER).__name__ == "DatasetMapper"
 
 
 def test_unknown_evaluator_and_mapper_are_named():
     cfg = add_mot_config(get_cfg())
     cfg.TEST.EVALUATOR = "hota"
-    with pytest.raises(KeyError, match="TEST.EVALUATOR='hota': expected one of \\['coco'\\]"):
+    with pytest.raises(KeyError, match="TEST.EVALUATOR='hota': expected a comma-separated list of \\['coco', 'mot'\\]"):
         MOTTrainer.build_evaluator(cfg, "any")
     with pytest.raises(KeyError, match="PairMapper"):
         MAPPER_REGISTRY.get("PairMapper")
+
+
+def test_mot_evaluator_needs_a_motchallenge_dataset():
+    cfg = add_mot_config(get_cfg())
+    cfg.TEST.EVALUATOR = "coco,mot"
+    with pytest.raises(ValueError, match="needs a MOTChallenge-layout dataset"):
+        MOTTrainer.build_evaluator(cfg, "some_coco_images")
