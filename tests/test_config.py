@@ -24,6 +24,6 @@ def test_unknown_evaluator_and_mapper_are_named():
 
 def test_mot_evaluator_needs_a_motchallenge_dataset():
     cfg = add_mot_config(get_cfg())
-    cfg.TEST.EVALUATOR = "coco,mot"
+    cfg.TEST.EVALUATOR = "mot"
     with pytest.raises(ValueError, match="needs a MOTChallenge-layout dataset"):
         MOTTrainer.build_evaluator(cfg, "some_coco_images")
