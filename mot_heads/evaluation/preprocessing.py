@@ -20,6 +20,8 @@ from typing import Dict, List, Sequence
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from trackers.costs import iou_matrix
+
 from ..data.mot_challenge import MOT_IGNORE_CLASSES
 from .mot_files import MOTSequence
 
@@ -46,21 +48,14 @@ class PreprocessedSequence:
 
 
 def box_iou_xywh(boxes1: np.ndarray, boxes2: np.ndarray) -> np.ndarray:
-    """IoU matrix of x, y, w, h boxes, with TrackEval's ``_calculate_box_ious`` guards
-    (0 where an area or the union is not above eps)."""
+    """IoU matrix of x, y, w, h boxes, with TrackEval's ``_calculate_box_ious`` guard
+    (0 for a box whose area is not above eps)."""
     a = np.asarray(boxes1, dtype=np.float64).reshape(-1, 4)
     b = np.asarray(boxes2, dtype=np.float64).reshape(-1, 4)
-    a_max, b_max = a[:, :2] + a[:, 2:], b[:, :2] + b[:, 2:]
-    low = np.maximum(a[:, np.newaxis, :2], b[np.newaxis, :, :2])
-    high = np.minimum(a_max[:, np.newaxis], b_max[np.newaxis])
-    intersection = np.prod(np.maximum(high - low, 0), axis=2)
-    area_a, area_b = np.prod(a[:, 2:], axis=1), np.prod(b[:, 2:], axis=1)
-    union = area_a[:, np.newaxis] + area_b[np.newaxis, :] - intersection
-    intersection[area_a <= 0 + _EPS, :] = 0
-    intersection[:, area_b <= 0 + _EPS] = 0
-    intersection[union <= 0 + _EPS] = 0
-    union[union <= 0 + _EPS] = 1
-    return intersection / union
+    iou = iou_matrix(np.hstack([a[:, :2], a[:, :2] + a[:, 2:]]), np.hstack([b[:, :2], b[:, :2] + b[:, 2:]]))
+    iou[np.prod(a[:, 2:], axis=1) <= _EPS, :] = 0
+    iou[:, np.prod(b[:, 2:], axis=1) <= _EPS] = 0
+    return iou
 
 
 def _split_by_frame(seq: MOTSequence, keep: np.ndarray):
