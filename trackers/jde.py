@@ -22,7 +22,7 @@ from .assignment import linear_assignment
 from .base import Tracker
 from .costs import cosine_distance, forbid_cross_class, iou_matrix
 from .gating import gate_cost
-from .kalman import KalmanFilter, xyxy_to_measurement
+from .kalman import KalmanFilter
 from .record import Detections, RecordError, Tracks
 from .registry import register_tracker
 from .track_pool import TrackPool, TrackState
@@ -108,7 +108,7 @@ class JDETracker(Tracker):
             cost = cosine_distance(templates, detections.embeddings[high])
             gating = pool.kalman.gating_distance(
                 pool.mean[confirmed], pool.cov[confirmed],
-                xyxy_to_measurement(detections.boxes[high], pool.kalman.box_format),
+                pool.kalman.measure(detections.boxes[high]),
             )
             cost = forbid_cross_class(gate_cost(cost, gating, 4, p.motion_weight), pool.classes[confirmed],
                                       detections.classes[high])

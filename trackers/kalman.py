@@ -268,6 +268,14 @@ class KalmanFilter:
         correction = solved.transpose(0, 2, 1) @ solved[:, :, :d]  # [Y^T Y ; (K (z - H x))^T]
         return mean + correction[:, d], cov - correction[:, :d]
 
+    def measure(self, boxes):
+        """xyxy boxes ``(N, 4)`` as measurements of this filter's ``box_format``."""
+        return xyxy_to_measurement(boxes, self.box_format)
+
+    def to_xyxy(self, mean):
+        """The boxes ``(N, 4)`` of states ``(N, D)``."""
+        return state_to_xyxy(mean, self.box_format)
+
     def gating_distance(self, mean, cov, measurements, only_position=False):
         """Squared Mahalanobis distances ``(N, K)`` between each track's projected
         distribution and each of ``K`` measurements ``(K, M)``.

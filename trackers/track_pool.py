@@ -17,7 +17,7 @@ from typing import Optional
 
 import numpy as np
 
-from .kalman import KalmanFilter, state_to_xyxy, xyxy_to_measurement
+from .kalman import KalmanFilter
 from .record import Detections, Tracks
 
 
@@ -34,7 +34,8 @@ class TrackPool:
     """Every live track of one tracker (see the module docstring for the life cycle).
 
     Args:
-        kalman: the motion model shared by all tracks.
+        kalman: the motion model shared by all tracks: a :class:`KalmanFilter`, or
+            :class:`~trackers.motion.LastBox` where the model itself moves the boxes.
         min_hits: matched frames (birth included) before a tentative track is confirmed.
         max_lost: frames a lost track waits to be matched again before it is removed.
         confirm_frames: tracks born in frames 1..confirm_frames start TRACKED.
@@ -77,7 +78,7 @@ class TrackPool:
 
     def boxes(self, tracks: Optional[np.ndarray] = None) -> np.ndarray:
         """xyxy boxes of the current Kalman states of ``tracks`` (default: all)."""
-        return state_to_xyxy(self.mean if tracks is None else self.mean[tracks], self.kalman.box_format)
+        return self.kalman.to_xyxy(self.mean if tracks is None else self.mean[tracks])
 
     def in_state(self, *states: int) -> np.ndarray:
         """Indices of the tracks in any of ``states``."""
@@ -101,7 +102,7 @@ class TrackPool:
         """Tracks ``tracks[i]`` observed as detections ``dets[i]`` in ``frame``."""
         if len(tracks) == 0:
             return
-        measured = xyxy_to_measurement(detections.boxes[dets], self.kalman.box_format)
+        measured = self.kalman.measure(detections.boxes[dets])
         self.mean[tracks], self.cov[tracks] = self.kalman.update(self.mean[tracks], self.cov[tracks], measured)
         self.scores[tracks] = detections.scores[dets]
         self.hits[tracks] += 1
@@ -125,7 +126,7 @@ class TrackPool:
         n = len(dets)
         if n == 0:
             return
-        mean, cov = self.kalman.initiate(xyxy_to_measurement(detections.boxes[dets], self.kalman.box_format))
+        mean, cov = self.kalman.initiate(self.kalman.measure(detections.boxes[dets]))
         state = TrackState.TRACKED if frame <= self.confirm_frames or self.min_hits <= 1 else TrackState.TENTATIVE
         self.ids = np.concatenate([self.ids, np.arange(self.next_id, self.next_id + n)])
         self.next_id += n

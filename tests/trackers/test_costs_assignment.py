@@ -92,3 +92,14 @@ def test_linear_assignment_equals_the_full_solver_on_random_sparse_costs():
         assert (cost[matches[:, 0], matches[:, 1]] <= 0.7).all()
         assert sorted(rows.tolist() + matches[:, 0].tolist()) == list(range(n))
         assert sorted(cols.tolist() + matches[:, 1].tolist()) == list(range(m))
+
+
+def test_nms_keeps_the_best_per_class():
+    from trackers.nms import nms
+
+    boxes = np.array([[0.0, 0, 10, 10], [1, 0, 11, 10], [0, 0, 10, 10], [50, 50, 60, 60]])
+    scores = np.array([0.8, 0.9, 0.7, 0.1])
+    classes = np.array([0, 0, 1, 0])
+    # box 1 (0.9) suppresses box 0 (IoU 9/11 > 0.5); box 2 is another class; box 3 is apart
+    assert nms(boxes, scores, classes, 0.5).tolist() == [1, 2, 3]
+    assert nms(boxes, scores, classes, 0.9).tolist() == [1, 0, 2, 3]

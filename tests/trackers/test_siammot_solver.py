@@ -1,0 +1,70 @@
+"""SiamMOT's online solver on hand-made frames."""
+import numpy as np
+import pytest
+
+from trackers import Detections, RecordError, build_tracker
+
+
+def frame(dets=(), det_scores=(), tracks=None, classes=None):
+    """A record: detections plus the model's propagated boxes {id: (box, visibility)}."""
+    tracks = tracks or {}
+    extras = {
+        "track_ids": np.array(list(tracks), dtype=np.int64),
+        "track_boxes": np.array([b for b, _ in tracks.values()], dtype=float).reshape(-1, 4),
+        "track_scores": np.array([v for _, v in tracks.values()], dtype=float),
+    }
+    return Detections(np.array(dets, dtype=float).reshape(-1, 4), np.array(det_scores, dtype=float),
+                      None if classes is None else np.array(classes), extras=extras)
+
+
+A, B = [10, 10, 30, 50], [100, 10, 120, 50]
+
+
+def test_birth_above_beta_and_continuation_above_alpha():
+    solver = build_tracker("siammot")
+    out = solver.update(frame([A, B], [0.9, 0.55]))  # B is below beta = 0.6
+    assert out.track_ids.tolist() == [1]
+    moved = [12, 10, 32, 50]
+    out = solver.update(frame([moved, B], [0.9, 0.9], {1: (moved, 0.8)}))
+    # track 1 continues (v 0.8 > alpha); its detection (IoU 1) is suppressed; B is born
+    assert out.track_ids.tolist() == [1, 2]
+    np.testing.assert_allclose(out.boxes[0], moved)
+
+
+def test_dormant_tracks_resume_and_die_after_tau():
+    solver = build_tracker("siammot", max_dormant=3)
+    solver.update(frame([A], [0.9]))
+    for _ in range(3):  # low visibility: dormant, not reported, still propagated
+        assert len(solver.update(frame([], [], {1: (A, 0.3)}))) == 0
+    assert solver.live_tracks().track_ids.tolist() == [1]
+    out = solver.update(frame([], [], {1: (A, 0.9)}))  # found again within tau
+    assert out.track_ids.tolist() == [1]
+    for _ in range(4):
+        solver.update(frame([], [], {1: (A, 0.1)}))
+    assert len(solver.live_tracks()) == 0  # dormant for more than tau frames
+
+
+def test_nms_on_track_boxes_and_class_aware_suppression():
+    solver = build_tracker("siammot")
+    solver.update(frame([A, [11, 10, 31, 50]], [0.9, 0.95], classes=[0, 1]))  # two classes: no NMS
+    assert solver.live_tracks().track_ids.tolist() == [1, 2]
+    # Both tracks propagate onto one place; same-class NMS does not apply across classes,
+    # so both continue. A class-0 detection there is suppressed only by track 1 (class 0).
+    out = solver.update(frame([A], [0.9], {1: (A, 0.9), 2: (A, 0.8)}, classes=[0]))
+    assert out.track_ids.tolist() == [1, 2]
+    solver = build_tracker("siammot")
+    solver.update(frame([A, B], [0.9, 0.9]))
+    out = solver.update(frame([], [], {1: (A, 0.9), 2: (A, 0.7)}))  # same class, same box
+    assert out.track_ids.tolist() == [1]  # track 2's box lost NMS: dormant
+    assert solver.live_tracks().track_ids.tolist() == [1, 2]
+
+
+def test_unknown_or_missing_track_ids():
+    solver = build_tracker("siammot")
+    solver.update(frame([A], [0.9]))
+    with pytest.raises(RecordError, match=r"track_ids \[7\] are not live"):
+        solver.update(frame([], [], {7: (A, 0.9)}))
+    with pytest.raises(RecordError, match="needs 'track_ids'"):
+        solver.update(Detections(np.zeros((0, 4)), np.zeros(0)))
+    out = solver.update(frame([], [], {}))  # a live track not propagated: dormant
+    assert len(out) == 0 and solver.live_tracks().track_ids.tolist() == [1]

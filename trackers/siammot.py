@@ -1,0 +1,94 @@
+"""SiamMOT's online solver (Shuai et al., CVPR 2021, Sec. 3.4 and 4.2).
+
+The model propagates every live track (active and dormant) into the new frame with its
+Siamese tracker and returns, beside its detections, the propagated boxes and their
+visibility confidences v in ``Detections.extras`` (``track_ids``, ``track_boxes``,
+``track_scores``). Per frame the solver:
+
+1. applies NMS to the detections and, separately, to the propagated boxes;
+2. continues a track whose propagated box survives NMS with v > alpha; the other live
+   tracks become dormant;
+3. suppresses the detections that overlap a continued track's box with IoU >= 0.5;
+4. starts a track from each remaining detection scoring above beta;
+5. kills tracks dormant for more than tau frames.
+
+A dormant track keeps its last box (and, in the model, its last template), so the model
+can still find it; :meth:`SiamMOTSolver.live_tracks` lists what the model must propagate.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from .base import Tracker
+from .costs import iou_matrix
+from .nms import nms
+from .motion import LastBox
+from .record import Detections, RecordError, Tracks
+from .registry import register_tracker
+from .track_pool import TrackPool, TrackState
+
+
+@dataclass
+class SiamMOTParams:
+    """The solver's constants (the paper's defaults)."""
+
+    continue_threshold: float = 0.4  # alpha: minimum visibility to continue a track
+    start_threshold: float = 0.6  # beta: minimum detection score to start a track
+    max_dormant: int = 30  # tau: frames a dormant track is kept
+    suppress_iou: float = 0.5  # detections this close to a continued track are dropped
+    nms_threshold: float = 0.5  # NMS IoU, applied to detections and to track boxes
+
+
+@register_tracker("siammot")
+class SiamMOTSolver(Tracker):
+    """SiamMOT's solver on the shared life cycle (active = TRACKED, dormant = LOST)."""
+
+    Params = SiamMOTParams
+
+    def __init__(self, params=None):
+        super().__init__(params)
+        self.pool = TrackPool(LastBox(), min_hits=1, max_lost=self.params.max_dormant)
+
+    def reset(self) -> None:
+        super().reset()
+        self.pool.reset()
+
+    def live_tracks(self) -> Tracks:
+        """Active and dormant tracks with their last boxes: what the model propagates next."""
+        pool = self.pool
+        return Tracks(pool.ids.copy(), pool.boxes(), pool.scores.copy(), pool.classes.copy())
+
+    def _propagated(self, detections: Detections) -> Detections:
+        """The model's boxes for the live tracks, in pool order; a live track the model
+        did not propagate keeps its last box with visibility 0."""
+        pool = self.pool
+        boxes, scores = pool.boxes().copy(), np.zeros(len(pool))
+        if len(pool):
+            ids = np.asarray(detections.require_extra("track_ids"), dtype=np.int64).reshape(-1)
+            given_boxes = np.asarray(detections.require_extra("track_boxes"), dtype=np.float64).reshape(-1, 4)
+            given_scores = np.asarray(detections.require_extra("track_scores"), dtype=np.float64).reshape(-1)
+            if not len(ids) == len(given_boxes) == len(given_scores):
+                raise RecordError("Detections.extras: track_ids, track_boxes and track_scores differ in length")
+            rows = np.searchsorted(pool.ids, ids)  # pool ids are increasing
+            known = (rows < len(pool)) & (pool.ids[np.minimum(rows, len(pool) - 1)] == ids)
+            if not known.all():
+                raise RecordError(f"Detections.extras: track_ids {ids[~known].tolist()} are not live tracks")
+            boxes[rows], scores[rows] = given_boxes, given_scores
+        return Detections(boxes, scores, pool.classes)
+
+    def update(self, detections: Detections) -> Tracks:
+        self.frame += 1
+        p, pool = self.params, self.pool
+        propagated = self._propagated(detections)
+        kept = nms(propagated.boxes, propagated.scores, propagated.classes, p.nms_threshold)
+        continued = kept[propagated.scores[kept] > p.continue_threshold]
+        pool.match(continued, propagated, continued, self.frame)
+        pool.miss(np.setdiff1d(np.arange(len(pool)), continued))
+
+        dets = detections.select(nms(detections.boxes, detections.scores, detections.classes, p.nms_threshold))
+        overlap = iou_matrix(dets.boxes, pool.boxes(continued)) >= p.suppress_iou
+        overlap &= dets.classes[:, None] == pool.classes[continued][None, :]
+        new = np.flatnonzero(~overlap.any(axis=1) & (dets.scores > p.start_threshold))
+        pool.add(dets, new, self.frame)
+        pool.prune(self.frame)
+        return pool.output(self.frame)
