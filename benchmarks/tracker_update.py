@@ -81,7 +81,7 @@ def main():
             f"{tracker_ms('jde', embedded):.3f}", f"{assignment_ms(plain):.3f}",
         ])
     print(f"median ms per frame over {args.frames} frames, one core")
-    print(tabulate(rows, headers=["detections", "SORT", "JDE", "JDE + 128-d emb.", "lap assignment only"],
+    print(tabulate(rows, headers=["detections", "SORT", "JDE", "JDE + 128-d emb.", "IoU + lap assignment only"],
                    tablefmt="github"))
 
 
