@@ -19,7 +19,66 @@ def add_mot_config(cfg: CN) -> CN:
     cfg.TRACKER = CN()
     cfg.TRACKER.NAME = "sort"
     cfg.TRACKER.PARAMS = []
+    _add_pair_config(cfg)
+    _add_track_head_config(cfg)
     return cfg
+
+
+def _add_pair_config(cfg: CN) -> None:
+    """Frame-pair sampling of SiamMOT's training (Shuai et al., Sec. 5.2)."""
+    cfg.INPUT.PAIR = CN()
+    # Video training: the second frame is drawn at most this many seconds from the
+    # first, using the sequence's frame rate (paper: 1 s).
+    cfg.INPUT.PAIR.MAX_SECONDS = 1.0
+    # Image training: the second frame is the same image cropped to a random fraction
+    # of its side in this range, rescaled back, and shifted (a fake camera motion).
+    cfg.INPUT.PAIR.CROP_SCALE = (0.8, 1.0)
+    # ... and blurred along a random direction with a kernel of this many pixels
+    # (0 turns motion blur off); applied with this probability.
+    cfg.INPUT.PAIR.MOTION_BLUR_KERNEL = (3, 9)
+    cfg.INPUT.PAIR.MOTION_BLUR_PROB = 0.5
+    # A box with less than this fraction of its area left in the crop is dropped.
+    cfg.INPUT.PAIR.MIN_KEPT_FRACTION = 0.1
+
+
+def _add_track_head_config(cfg: CN) -> None:
+    """SiamMOT's Siamese track head (Shuai et al., CVPR 2021, Sec. 3 and 5.2)."""
+    cfg.MODEL.TRACK_HEAD = CN()
+    # Motion model: "EMM" (explicit, Eq. 4-6) or "IMM" (implicit, Eq. 2-3).
+    cfg.MODEL.TRACK_HEAD.NAME = "EMM"
+    # r: the search region S is the box R expanded by r about its centre (paper: 2).
+    cfg.MODEL.TRACK_HEAD.SEARCH_REGION_SCALE = 2.0
+    # RoIAlign sizes (paper: 15x15 template; 30x30 search for EMM, 15x15 for IMM).
+    cfg.MODEL.TRACK_HEAD.TEMPLATE_RESOLUTION = 15
+    cfg.MODEL.TRACK_HEAD.SEARCH_RESOLUTION = 30
+    cfg.MODEL.TRACK_HEAD.POOLER_TYPE = "ROIAlignV2"
+    cfg.MODEL.TRACK_HEAD.POOLER_SAMPLING_RATIO = 2
+    # Focal loss on the visibility confidence (Eq. 3 and 6), RetinaNet's constants.
+    cfg.MODEL.TRACK_HEAD.FOCAL_ALPHA = 0.25
+    cfg.MODEL.TRACK_HEAD.FOCAL_GAMMA = 2.0
+    # Weight of the motion loss in the joint loss (RPN + box head + motion).
+    cfg.MODEL.TRACK_HEAD.LOSS_WEIGHT = 1.0
+    # Training triplets (Sec. 5.2) are sampled from the box head's training proposals of
+    # frame t (RPN proposals plus gt boxes, matched by ROI_HEADS.IOU_THRESHOLDS). Kinds:
+    # "positive" (the target is in the search region of the next frame), "hard" (the
+    # target is absent but another object of its class is in the search region),
+    # "negative" (the template is background, or nothing of its class is there).
+    cfg.MODEL.TRACK_HEAD.TRIPLETS = ("positive", "hard", "negative")
+    cfg.MODEL.TRACK_HEAD.TRIPLETS_PER_IMAGE = 64
+    # At most this fraction of an image's triplets are positive; hard and negative
+    # triplets fill the rest (the paper does not give the mix; Detectron2's sampler).
+    cfg.MODEL.TRACK_HEAD.POSITIVE_FRACTION = 0.75
+    # A target below this visibility in the next frame counts as absent (v* = 0).
+    cfg.MODEL.TRACK_HEAD.MIN_VISIBILITY = 0.1
+    cfg.MODEL.TRACK_HEAD.IMM = CN()
+    cfg.MODEL.TRACK_HEAD.IMM.HIDDEN_DIM = 512  # the 2-layer MLP's width (paper: 512)
+    cfg.MODEL.TRACK_HEAD.EMM = CN()
+    cfg.MODEL.TRACK_HEAD.EMM.NUM_CONVS = 2  # the fully convolutional head (paper: 2 layers)
+    cfg.MODEL.TRACK_HEAD.EMM.NORM = "GN"
+    # Eq. 5: eta = lambda * C + (1 - lambda) * S, C a cosine window about the previous
+    # centre, S a Gaussian on the relative scale change with this sigma.
+    cfg.MODEL.TRACK_HEAD.EMM.WINDOW_WEIGHT = 0.4
+    cfg.MODEL.TRACK_HEAD.EMM.SCALE_SIGMA = 0.4
 
 
 def fall_back_to_cpu(cfg: CN) -> CN:

@@ -1,6 +1,6 @@
 """Dataset readers, registration, the synthetic set, and train-time mappers."""
 from .builtin import check_registered, datasets_root, register_all
-from .build import MAPPER_REGISTRY, build_mot_train_loader
+from .build import MAPPER_REGISTRY, VideoInferenceSampler, build_mot_train_loader, build_video_test_loader
 from .crowdhuman import load_crowdhuman, register_crowdhuman
 from .mot_challenge import (
     MOTFormatError,
@@ -10,6 +10,7 @@ from .mot_challenge import (
     read_seqinfo,
     register_mot_folder,
 )
+from .pair_sampling import ImagePairMapper, VideoPairMapper
 from .synthetic import SYNTHETIC_CLASSES, SyntheticConfig, generate_dataset, register_synthetic
 
 register_all(datasets_root())

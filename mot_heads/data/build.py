@@ -4,8 +4,14 @@ Single-frame detection training uses Detectron2's ``DatasetMapper``; frame-pair 
 template/search samplers register their own mapper here and are picked by config.
 A mapper is built as ``Mapper(cfg, is_train=True)`` and maps one dataset dict.
 """
-from detectron2.data import DatasetMapper, build_detection_train_loader
+from itertools import groupby
+from typing import Iterator, List
+
+from detectron2.data import DatasetMapper, build_detection_test_loader, build_detection_train_loader
+from detectron2.data.build import get_detection_dataset_dicts
+from detectron2.utils import comm
 from detectron2.utils.registry import Registry
+from torch.utils.data import Sampler
 
 from .builtin import check_registered
 
@@ -19,3 +25,28 @@ def build_mot_train_loader(cfg):
     check_registered(cfg.DATASETS.TRAIN)
     mapper = MAPPER_REGISTRY.get(cfg.INPUT.TRAIN_MAPPER)(cfg, is_train=True)
     return build_detection_train_loader(cfg, mapper=mapper)
+
+
+class VideoInferenceSampler(Sampler):
+    """Test-time sampler that keeps each video whole and in order in one process
+    (online trackers need consecutive frames); videos are dealt to processes in turn.
+    Dicts without ``video_id`` count as one-frame videos."""
+
+    def __init__(self, dataset_dicts: List[dict]):
+        keys = [d.get("video_id", ("image", i)) for i, d in enumerate(dataset_dicts)]
+        videos = [list(indices) for _, indices in groupby(range(len(keys)), key=keys.__getitem__)]
+        rank, world = comm.get_rank(), comm.get_world_size()
+        self._indices = [i for video in videos[rank::world] for i in video]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._indices)
+
+    def __len__(self) -> int:
+        return len(self._indices)
+
+
+def build_video_test_loader(cfg, dataset_name: str):
+    """Detectron2's test loader over one dataset, sampled by :class:`VideoInferenceSampler`."""
+    check_registered([dataset_name])
+    dicts = get_detection_dataset_dicts(dataset_name, filter_empty=False)
+    return build_detection_test_loader(dicts, mapper=DatasetMapper(cfg, False), sampler=VideoInferenceSampler(dicts))

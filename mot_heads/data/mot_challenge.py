@@ -214,7 +214,7 @@ def half_split_frames(seq_length: int, half: str) -> Tuple[int, int]:
     raise ValueError(f"unknown split {half!r}: expected 'first_half' or 'second_half'")
 
 
-def _check_images(info: SequenceInfo, first: int, last: int) -> None:
+def check_images(info: SequenceInfo, first: int, last: int) -> None:
     image_dir = os.path.join(info.directory, info.image_dir)
     if not os.path.isdir(image_dir):
         raise MOTFormatError(f"{image_dir}: missing image folder (imDir={info.image_dir} in seqinfo.ini)")
@@ -281,7 +281,7 @@ def load_mot_sequence(
     class_map = {1: 0} if class_map is None else class_map
     info = read_seqinfo(seq_dir)
     first, last = (1, info.seq_length) if split is None else half_split_frames(info.seq_length, split)
-    _check_images(info, first, last)
+    check_images(info, first, last)
 
     gt_path = os.path.join(seq_dir, "gt", "gt.txt")
     per_frame_gt = None

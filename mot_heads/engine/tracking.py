@@ -4,23 +4,24 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from trackers import Detections, Tracker
+from trackers import Detections, Tracker, Tracks
 
 from ..data.mot_challenge import SequenceInfo, read_public_detections
 from ..evaluation.mot_files import MOTSequence
 
 
 def run_tracker(tracker: Tracker, records: Iterable[Detections], name: str, seq_length: int) -> MOTSequence:
-    """Feed ``records`` (one per frame, frames 1, 2, ...) to a freshly reset ``tracker``.
-
-    The returned rows hold the reported boxes in MOTChallenge convention (1-based
-    x, y, w, h) and the tracks' class ids in the class column.
-    """
+    """Feed ``records`` (one per frame, frames 1, 2, ...) to a freshly reset ``tracker``."""
     tracker.reset()
+    return tracks_to_sequence((tracker.update(d) for d in records), name, seq_length)
+
+
+def tracks_to_sequence(tracks_per_frame: Iterable[Tracks], name: str, seq_length: int) -> MOTSequence:
+    """The tracks of frames 1, 2, ... as MOTChallenge rows: 1-based x, y, w, h boxes and
+    the tracks' class ids in the class column."""
     frames, ids, boxes, scores, classes = [], [], [], [], []
     count = 0
-    for count, detections in enumerate(records, start=1):
-        tracks = tracker.update(detections)
+    for count, tracks in enumerate(tracks_per_frame, start=1):
         frames.append(np.full(len(tracks), count))
         ids.append(tracks.track_ids)
         boxes.append(np.concatenate([tracks.boxes[:, :2] + 1, tracks.boxes[:, 2:] - tracks.boxes[:, :2]], axis=1))

@@ -4,8 +4,8 @@ import os
 import weakref
 
 import torch
+from torch.nn.parallel import DistributedDataParallel
 from detectron2.checkpoint import DetectionCheckpointer
-from detectron2.data import build_detection_test_loader
 from detectron2.engine import AMPTrainer, DefaultTrainer, SimpleTrainer, TrainerBase, create_ddp_model
 from detectron2.data import MetadataCatalog
 from detectron2.evaluation import COCOEvaluator, DatasetEvaluators
@@ -13,8 +13,9 @@ from detectron2.utils import comm
 
 from trackers import parse_param_strings
 
-from ..data import build_mot_train_loader, check_registered
+from ..data import build_mot_train_loader, build_video_test_loader
 from ..evaluation.mot_evaluator import MOTEvaluator
+from .online import OnlineTracking
 
 
 def _mot_evaluator(cfg, dataset_name: str, output_dir: str) -> MOTEvaluator:
@@ -66,8 +67,15 @@ class MOTTrainer(DefaultTrainer):
 
     @classmethod
     def build_test_loader(cls, cfg, dataset_name):
-        check_registered([dataset_name])
-        return build_detection_test_loader(cfg, dataset_name)
+        return build_video_test_loader(cfg, dataset_name)
+
+    @classmethod
+    def test(cls, cfg, model, evaluators=None):
+        """DefaultTrainer.test; a model that tracks online (SiamMOT) runs with its solver."""
+        module = model.module if isinstance(model, DistributedDataParallel) else model
+        if hasattr(module, "track_frame"):
+            model = OnlineTracking(module, cfg.TRACKER.NAME, parse_param_strings(cfg.TRACKER.PARAMS))
+        return super().test(cfg, model, evaluators)
 
     @classmethod
     def build_evaluator(cls, cfg, dataset_name, output_folder=None):

@@ -2,7 +2,8 @@
 
 The evaluator collects the detections of every frame of a MOTChallenge-layout test
 set (from all processes), runs the configured tracker over each sequence in frame
-order, writes the tracks as MOTChallenge text, and scores them against the sequences'
+order (or takes the tracks of a model that tracks online, see ``OnlineTracking``),
+writes the tracks as MOTChallenge text, and scores them against the sequences'
 ``gt/gt.txt`` with :func:`evaluate_mot`, once per class of the dataset. With
 ``TEST.EVAL_PERIOD`` Detectron2's EvalHook reports these metrics during training.
 """
@@ -18,10 +19,10 @@ from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.evaluation import DatasetEvaluator
 from detectron2.utils import comm
 
-from trackers import build_tracker_for_video
+from trackers import Tracks, build_tracker_for_video
 
 from ..engine.records import instances_to_detections
-from ..engine.tracking import run_tracker
+from ..engine.tracking import run_tracker, tracks_to_sequence
 from .mot_files import MOTSequence, read_mot_gt, write_mot_results
 from .mot_metrics import COUNT_KEYS, METRIC_KEYS, evaluate_mot, format_table
 
@@ -71,7 +72,10 @@ class MOTEvaluator(DatasetEvaluator):
 
     def process(self, inputs, outputs) -> None:
         for inp, out in zip(inputs, outputs):
-            self._frames.append((inp["video_id"], inp["frame_idx"], instances_to_detections(out["instances"])))
+            # A model with its tracker in the loop (SiamMOT) gives its tracks; others
+            # give detections, tracked in ``evaluate``.
+            frame = out["tracks"] if "tracks" in out else instances_to_detections(out["instances"])
+            self._frames.append((inp["video_id"], inp["frame_idx"], frame))
 
     def _sequences(self) -> Dict[str, dict]:
         """Per video: its folder, frame rate and first frame, from the dataset dicts."""
@@ -97,9 +101,12 @@ class MOTEvaluator(DatasetEvaluator):
             missing = sorted(set(range(first, last + 1)) - set(by_video[video]))
             if missing:
                 raise ValueError(f"{self.dataset_name}: no model output for frames {missing[:5]} of {video}")
-            tracker = build_tracker_for_video(self.tracker_name, meta["frame_rate"], **self.tracker_params)
-            records = (by_video[video][f] for f in range(first, last + 1))
-            result = run_tracker(tracker, records, video, last - first + 1)
+            frames = [by_video[video][f] for f in range(first, last + 1)]
+            if all(isinstance(f, Tracks) for f in frames):
+                result = tracks_to_sequence(frames, video, len(frames))
+            else:
+                tracker = build_tracker_for_video(self.tracker_name, meta["frame_rate"], **self.tracker_params)
+                result = run_tracker(tracker, frames, video, len(frames))
             unknown = np.unique(result.classes[result.classes >= len(self.mot_class_ids)])
             if len(unknown):
                 raise ValueError(

@@ -1,0 +1,207 @@
+"""Frames in from a video file, an image folder or a MOTChallenge sequence; MP4 out.
+
+    with open_frames("street.mp4") as source, \\
+            VideoWriter("out/street.mp4", source.frame_rate, source.width, source.height) as out:
+        for frame in source:          # BGR uint8 (H, W, 3)
+            out.write(painter.draw(frame, tracks))
+
+Bad input raises ``FileNotFoundError`` or ``ValueError`` (``MOTFormatError`` for a
+broken seqinfo.ini) with the path and what was expected, so the CLIs' ``exit_on_bad_input``
+reports it in one line.
+"""
+import os
+import re
+from typing import Callable, Iterator, List, Optional
+
+import cv2
+import numpy as np
+
+from ..data.mot_challenge import check_images, read_seqinfo
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
+# A plain image folder says nothing about time; 30 fps is the common camera rate.
+DEFAULT_FRAME_RATE = 30.0
+
+
+def natural_key(name: str) -> list:
+    """Sort key that orders the digit runs of ``name`` as numbers ("2.jpg" before "10.jpg")."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+
+
+class FrameSource:
+    """The frames of one sequence, with what a writer or a tracker needs to know about it.
+
+    Attributes: ``name`` (file stem, folder name or seqinfo name), ``frame_rate`` (fps),
+    ``num_frames`` (for a video, the count its container declares, 0 when it declares
+    none), ``width``, ``height``. Iterating yields BGR uint8 (H, W, 3) frames from the
+    first one on, each time anew; ``close()`` (or leaving the ``with`` block) releases
+    the iteration in progress. Build it with :func:`open_frames`.
+    """
+
+    def __init__(self, name: str, frame_rate: float, num_frames: int, width: int, height: int,
+                 read_frames: Callable[[], Iterator[np.ndarray]]):
+        self.name = name
+        self.frame_rate = frame_rate
+        self.num_frames = num_frames
+        self.width = width
+        self.height = height
+        self._read_frames = read_frames
+        self._iteration: Optional[Iterator[np.ndarray]] = None
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        self.close()
+        self._iteration = self._read_frames()
+        return self._iteration
+
+    def close(self) -> None:
+        """Stop the iteration in progress, releasing its video capture."""
+        if self._iteration is not None:
+            self._iteration.close()
+            self._iteration = None
+
+    def __enter__(self) -> "FrameSource":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def open_frames(source: str, frame_rate: Optional[float] = None) -> FrameSource:
+    """Open a video file, a folder of images or a MOTChallenge sequence folder.
+
+    A folder holding ``seqinfo.ini`` is a MOTChallenge sequence: its ``imDir`` images
+    1..seqLength, its frameRate, size and name. Any other folder must hold images
+    (.jpg, .jpeg, .png, .bmp), read in natural order of their names at
+    ``DEFAULT_FRAME_RATE``. Anything else is opened with ``cv2.VideoCapture``.
+    ``frame_rate``, when given, replaces the source's own rate. Images are decoded
+    as they are iterated; a frame that fails to decode or whose size differs from the
+    first (the seqinfo size for a sequence) raises ``ValueError`` naming the file.
+    """
+    if frame_rate is not None and not frame_rate > 0:
+        raise ValueError(f"frame rate must be positive, got {frame_rate}")
+    if not os.path.exists(source):
+        raise FileNotFoundError(
+            f"{source}: no such file or folder; expected a video file, an image folder or a MOTChallenge sequence folder"
+        )
+    if os.path.isfile(os.path.join(source, "seqinfo.ini")):
+        opened = _open_sequence(source)
+    elif os.path.isdir(source):
+        opened = _open_image_folder(source)
+    else:
+        opened = _open_video(source)
+    if frame_rate is not None:
+        opened.frame_rate = float(frame_rate)
+    return opened
+
+
+def _open_sequence(folder: str) -> FrameSource:
+    info = read_seqinfo(folder)
+    check_images(info, 1, info.seq_length)
+    paths = [info.image_path(frame) for frame in range(1, info.seq_length + 1)]
+    return FrameSource(info.name, info.frame_rate, info.seq_length, info.width, info.height,
+                       lambda: _read_images(paths, info.width, info.height))
+
+
+def _open_image_folder(folder: str) -> FrameSource:
+    names = sorted(
+        (n for n in os.listdir(folder)
+         if n.lower().endswith(IMAGE_EXTENSIONS) and os.path.isfile(os.path.join(folder, n))),
+        key=natural_key,
+    )
+    if not names:
+        raise ValueError(
+            f"{folder}: no images ({', '.join(IMAGE_EXTENSIONS)}) and no seqinfo.ini; expected an "
+            f"image folder or a MOTChallenge sequence folder"
+        )
+    paths = [os.path.join(folder, n) for n in names]
+    height, width = _read_image(paths[0]).shape[:2]
+    return FrameSource(os.path.basename(os.path.normpath(folder)), DEFAULT_FRAME_RATE, len(paths),
+                       width, height, lambda: _read_images(paths, width, height))
+
+
+def _read_image(path: str) -> np.ndarray:
+    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError(f"{path}: could not be decoded as an image")
+    return image
+
+
+def _read_images(paths: List[str], width: int, height: int) -> Iterator[np.ndarray]:
+    for path in paths:
+        image = _read_image(path)
+        if image.shape[:2] != (height, width):
+            raise ValueError(
+                f"{path}: image is {image.shape[1]}x{image.shape[0]}, expected {width}x{height} "
+                f"like the sequence's other frames"
+            )
+        yield image
+
+
+def _open_video(path: str) -> FrameSource:
+    capture = cv2.VideoCapture(path)
+    try:
+        ok, first = capture.read() if capture.isOpened() else (False, None)
+        fps = capture.get(cv2.CAP_PROP_FPS)
+        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    finally:
+        capture.release()
+    if not ok:
+        raise ValueError(f"{path}: could not be read as a video (cv2.VideoCapture gave no frame)")
+    frame_rate = fps if np.isfinite(fps) and fps > 0 else DEFAULT_FRAME_RATE
+    return FrameSource(os.path.splitext(os.path.basename(path))[0], float(frame_rate), max(count, 0),
+                       first.shape[1], first.shape[0], lambda: _read_video(path))
+
+
+def _read_video(path: str) -> Iterator[np.ndarray]:
+    capture = cv2.VideoCapture(path)
+    try:
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                return
+            yield frame
+    finally:
+        capture.release()
+
+
+class VideoWriter:
+    """Writes BGR uint8 frames of one size to an MP4 file (fourcc mp4v).
+
+    Creates the parent folder; raises ``OSError`` when OpenCV cannot open the file and
+    ``ValueError`` for a frame of another size or type. ``frames_written`` counts the
+    frames so far. Use it as a context manager, or call ``close()``.
+    """
+
+    def __init__(self, path: str, frame_rate: float, width: int, height: int):
+        if not frame_rate > 0 or width <= 0 or height <= 0:
+            raise ValueError(f"{path}: expected a positive frame rate and size, got {frame_rate} fps, {width}x{height}")
+        self.path = path
+        self.shape = (height, width, 3)
+        self.frames_written = 0
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        self._writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), float(frame_rate), (width, height))
+        if not self._writer.isOpened():
+            raise OSError(
+                f"{path}: OpenCV could not open it for writing (MP4, fourcc mp4v, {width}x{height} at "
+                f"{frame_rate} fps); expected a writable file path ending in .mp4"
+            )
+
+    def write(self, frame: np.ndarray) -> None:
+        """Append one BGR uint8 frame of the writer's size."""
+        if frame.shape != self.shape or frame.dtype != np.uint8:
+            raise ValueError(
+                f"{self.path}: frame {self.frames_written + 1} is {frame.dtype} {frame.shape}, expected uint8 "
+                f"{self.shape} (BGR, the size the writer was opened with)"
+            )
+        self._writer.write(frame)
+        self.frames_written += 1
+
+    def close(self) -> None:
+        """Finish the file."""
+        self._writer.release()
+
+    def __enter__(self) -> "VideoWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,2 @@
+"""Registered Detectron2 models of the project (importing registers them)."""
+from . import siammot

@@ -1,0 +1,39 @@
+"""ROI heads with SiamMOT's track head beside Detectron2's box head."""
+from typing import Dict, List
+
+import torch
+from detectron2.config import configurable
+from detectron2.modeling import ROI_HEADS_REGISTRY, StandardROIHeads
+from detectron2.structures import Instances
+
+from .track_head import SiamTrackHead
+
+
+@ROI_HEADS_REGISTRY.register()
+class SiamMOTROIHeads(StandardROIHeads):
+    """StandardROIHeads (box head; no mask or keypoint head) plus ``track_head``.
+
+    Detection runs through the inherited ``forward``; the meta-architecture asks for the
+    motion losses of a batch of frame pairs with :meth:`track_losses`.
+    """
+
+    @configurable
+    def __init__(self, *, track_head: SiamTrackHead, **kwargs):
+        super().__init__(**kwargs)
+        self.track_head = track_head
+
+    @classmethod
+    def from_config(cls, cfg, input_shape):
+        ret = super().from_config(cfg, input_shape)
+        ret["track_head"] = SiamTrackHead(cfg, input_shape)
+        return ret
+
+    def track_losses(self, features: Dict[str, torch.Tensor], proposals: List[Instances],
+                     targets: List[Instances]) -> Dict[str, torch.Tensor]:
+        """Motion losses of a batch whose first half are frames t and second half the
+        frames t+delta of the same pairs; ``proposals`` are the box head's training
+        proposals returned by ``forward`` (they carry the matched gt's track ids)."""
+        pairs = len(proposals) // 2
+        first = {k: v[:pairs] for k, v in features.items()}
+        second = {k: v[pairs:] for k, v in features.items()}
+        return self.track_head.losses(first, second, proposals[:pairs], targets[pairs:])
