@@ -76,7 +76,9 @@ def _add_track_head_config(cfg: CN) -> None:
     cfg.MODEL.TRACK_HEAD.EMM.NUM_CONVS = 2  # the fully convolutional head (paper: 2 layers)
     cfg.MODEL.TRACK_HEAD.EMM.NORM = "GN"
     # Eq. 5: eta = lambda * C + (1 - lambda) * S, C a cosine window about the previous
-    # centre, S a Gaussian on the relative scale change with this sigma.
+    # centre (lambda 0.4 as the authors' code), S a Gaussian on the log relative change of
+    # width and height with this sigma (the paper gives no sigma; the authors' code uses
+    # a SiamRPN-style exponential instead; 0.4 is our choice).
     cfg.MODEL.TRACK_HEAD.EMM.WINDOW_WEIGHT = 0.4
     cfg.MODEL.TRACK_HEAD.EMM.SCALE_SIGMA = 0.4
 

@@ -122,7 +122,7 @@ def decode_response(visibility: torch.Tensor, penalty: torch.Tensor, locations: 
                     ltrb: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
     """Eq. 4: (x*, y*) = argmax of v * eta; R^{t+delta} is the box p(x*, y*) and its
     visibility v(x*, y*) (before the penalty). Returns boxes (N, 4) and visibility (N,)."""
-    best = (visibility * penalty).flatten(1).argmax(dim=1)
+    best = (visibility * penalty).flatten(1).argmax(dim=1)  # Eq. 4, SiamMOT
     rows = torch.arange(len(best), device=best.device)
     centre = locations.flatten(2)[rows, :, best]
     distances = ltrb.flatten(2)[rows, :, best]
@@ -198,6 +198,8 @@ class EMM(nn.Module):
         logits, ltrb = self(template, search, search_boxes)
         locations = response_locations(search_boxes, self.template_size, self.search_size)
         labels, ltrb_targets, weights = track_targets(locations, target_boxes, visible)
+        # Eq. 6, SiamMOT: sum_xy focal(v, v*) + sum_xy 1[v* = 1] w l_reg(p, p*). Without any
+        # positive both sums are empty or over negatives only, and stay attached to the graph.
         loss_vis = sigmoid_focal_loss(logits, labels, self.focal_alpha, self.focal_gamma, reduction="sum")
         positive = labels.bool()
         weights = weights[positive]
