@@ -4,6 +4,8 @@ import logging
 import torch
 from detectron2.config import CfgNode as CN
 
+from .modeling.backbone.dla import add_dla_config
+
 
 def add_mot_config(cfg: CN) -> CN:
     """Add every key of this project to ``cfg`` (in place) and return it."""
@@ -19,6 +21,7 @@ def add_mot_config(cfg: CN) -> CN:
     cfg.TRACKER = CN()
     cfg.TRACKER.NAME = "sort"
     cfg.TRACKER.PARAMS = []
+    add_dla_config(cfg)
     _add_pair_config(cfg)
     _add_track_head_config(cfg)
     return cfg

@@ -36,7 +36,7 @@ class SyntheticConfig:
     """Generation parameters; the whole set is a pure function of these."""
 
     seed: int = 0
-    train_sequences: int = 6
+    train_sequences: int = 16
     val_sequences: int = 2
     num_frames: int = 60
     width: int = 320

@@ -1,2 +1,2 @@
 """Registered Detectron2 models of the project (importing registers them)."""
-from . import siammot
+from . import backbone, siammot
