@@ -1,0 +1,204 @@
+#!/usr/bin/env python
+"""SiamMOT speed on CPU: per-frame time of the detector alone, of detector + IMM and of
+detector + EMM with 10 and 50 live tracks, and training time per iteration.
+
+    python benchmarks/siammot_speed.py [--repeats 10] [--train-repeats 5] [--threads 2]
+        [--resolutions 320x192,960x540] [--skip-training]
+
+Inference (eval mode, no grad, untrained weights of a fixed seed): one random frame per
+resolution, fed at that size (INPUT.MIN/MAX_SIZE_TEST set to its sides; the tiny configs'
+own are 192/320). "detector" is the EMM model's plain detection ``model([frame])``; a
+tracking row is ``track_frame`` with N live tracks (random boxes, templates taken on a
+previous frame) plus ``track_templates`` of the propagated boxes, the per-frame work of
+the SiamMOT driver without its solver. The IMM model is built with the same seed, so its
+detector weights are the EMM model's. The rows take turns within each repeat; the table
+gives medians after a warm-up, and the overhead of a tracking row over the detector row
+of the same run.
+
+Training: one batch of the synthetic set (a small one generated in a temporary folder)
+through forward, backward and an SGD step, repeated; single frames for the detector,
+frame pairs for SiamMOT.
+"""
+import argparse
+import itertools
+import os
+import platform
+import shlex
+import statistics
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+from detectron2.config import get_cfg
+from detectron2.data.detection_utils import build_augmentation
+from detectron2.engine import SimpleTrainer
+from detectron2.modeling import build_model
+from detectron2.solver import build_lr_scheduler, build_optimizer
+from detectron2.utils.events import EventStorage
+from tabulate import tabulate
+
+from mot_heads import add_mot_config
+from mot_heads.cli.demo import model_input
+from mot_heads.data import SyntheticConfig, build_mot_train_loader, generate_dataset, register_synthetic
+
+CONFIGS = os.path.join(os.path.dirname(__file__), "..", "configs", "quick_schedules")
+DETECTOR = "faster_rcnn_R18_FPN_GN_synthetic.yaml"
+EMM = "siammot_EMM_R18_FPN_GN_synthetic.yaml"
+IMM = "siammot_IMM_R18_FPN_GN_synthetic.yaml"
+TRACKS = (10, 50)
+GOAL = 0.25  # the EMM track head may add at most this fraction to the detector's frame time
+WARMUP = 2
+SEED = 0
+
+
+def load_cfg(config_file: str, *opts):
+    """A quick-schedule config on CPU with ``opts`` merged."""
+    cfg = add_mot_config(get_cfg())
+    cfg.merge_from_file(os.path.join(CONFIGS, config_file))
+    cfg.merge_from_list(["MODEL.DEVICE", "cpu", *opts])
+    return cfg
+
+
+def seeded_model(cfg):
+    """The model of ``cfg`` with the weights of ``SEED``."""
+    torch.manual_seed(SEED)
+    return build_model(cfg)
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+    except OSError:
+        names = []
+    return names[0] if names else platform.processor() or "unknown"
+
+
+def random_boxes(rng: np.random.Generator, count: int, width: int, height: int) -> torch.Tensor:
+    """``count`` XYXY boxes inside the image, 3-20 % of its width and 10-40 % of its height."""
+    size = rng.uniform([0.03 * width, 0.1 * height], [0.2 * width, 0.4 * height], size=(count, 2))
+    corner = rng.uniform(size=(count, 2)) * ([width, height] - size)
+    return torch.as_tensor(np.concatenate([corner, corner + size], axis=1), dtype=torch.float32)
+
+
+def tracking_step(model, previous: dict, frame: dict, boxes: torch.Tensor):
+    """A call that tracks ``boxes`` (templates from ``previous``) into ``frame`` and
+    refreshes their templates; returns the frame's detections."""
+    _, _, _, state = model.track_frame(previous, boxes.new_zeros((0, 4)), torch.zeros(0))
+    templates = model.track_templates(state, boxes)
+
+    def step():
+        detections, propagated, _, state = model.track_frame(frame, boxes, templates)
+        model.track_templates(state, propagated)
+        return detections
+
+    return step
+
+
+def interleaved_medians(calls: dict, repeats: int) -> dict:
+    """Median seconds and detections of each call; the calls take turns in each repeat
+    so that a change of machine load hits them alike."""
+    for call in calls.values():
+        for _ in range(WARMUP):
+            call()
+    times = {key: [] for key in calls}
+    detections = {}
+    for _ in range(repeats):
+        for key, call in calls.items():
+            start = time.perf_counter()
+            detections[key] = len(call())
+            times[key].append(time.perf_counter() - start)
+    return {key: (statistics.median(times[key]), detections[key]) for key in calls}
+
+
+def inference_rows(width: int, height: int, repeats: int):
+    """Table rows of one resolution and the EMM overhead at the largest track count."""
+    opts = ["INPUT.MIN_SIZE_TEST", min(width, height), "INPUT.MAX_SIZE_TEST", max(width, height)]
+    emm_cfg = load_cfg(EMM, *opts)
+    emm, imm = seeded_model(emm_cfg).eval(), seeded_model(load_cfg(IMM, *opts)).eval()
+    (augmentation,) = build_augmentation(emm_cfg, is_train=False)
+    rng = np.random.default_rng(SEED)
+    previous, frame = (
+        model_input(rng.integers(0, 256, (height, width, 3), dtype=np.uint8), augmentation, emm_cfg.INPUT.FORMAT)
+        for _ in range(2)
+    )
+    calls = {("detector", 0): lambda: emm([frame])[0]["instances"]}
+    for name, model in (("IMM", imm), ("EMM", emm)):
+        for n in TRACKS:
+            calls[(f"detector + {name}", n)] = tracking_step(model, previous, frame, random_boxes(rng, n, width, height))
+    results = interleaved_medians(calls, repeats)
+    detector_seconds = results[("detector", 0)][0]
+    rows = []
+    for (name, n), (seconds, detections) in results.items():
+        overhead = f"{100 * (seconds / detector_seconds - 1):+.1f}" if n else ""
+        rows.append([f"{width}x{height}", name, n, f"{1000 * seconds:.1f}", f"{1 / seconds:.2f}", overhead, detections])
+    return rows, results[("detector + EMM", TRACKS[-1])][0] / detector_seconds - 1
+
+
+def train_seconds(cfg, batch, repeats: int) -> float:
+    """Median seconds of a training step (forward, backward, SGD step) on ``batch``."""
+    model = seeded_model(cfg)
+    optimizer = build_optimizer(cfg, model)
+    build_lr_scheduler(cfg, optimizer)  # sets iteration 0's warm-up learning rate
+    trainer = SimpleTrainer(model, itertools.repeat(batch), optimizer)
+    times = []
+    with EventStorage():
+        for i in range(WARMUP + repeats):
+            start = time.perf_counter()
+            trainer.run_step()
+            times.append(time.perf_counter() - start)
+    return statistics.median(times[WARMUP:])
+
+
+def training_rows(repeats: int):
+    """One row per tiny config: frames per iteration, s/iter and frames/s."""
+    rows = []
+    with tempfile.TemporaryDirectory() as root:
+        generate_dataset(root, SyntheticConfig(train_sequences=2, val_sequences=1, num_frames=20))
+        register_synthetic(root, prefix="bench")
+        for label, config_file in (("Faster R-CNN (detector)", DETECTOR), ("SiamMOT-EMM", EMM), ("SiamMOT-IMM", IMM)):
+            cfg = load_cfg(config_file, "DATASETS.TRAIN", ("bench_train",), "DATALOADER.NUM_WORKERS", 0)
+            batch = next(iter(build_mot_train_loader(cfg)))
+            frames = len(batch) + sum("pair" in x for x in batch)
+            seconds = train_seconds(cfg, batch, repeats)
+            rows.append([label, frames, f"{seconds:.3f}", f"{frames / seconds:.2f}"])
+    return rows
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=10, help="timed frames per inference row")
+    parser.add_argument("--train-repeats", type=int, default=5, help="timed iterations per training row")
+    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
+    parser.add_argument("--resolutions", default="320x192,960x540", help="WIDTHxHEIGHT frames, comma-separated")
+    parser.add_argument("--skip-training", action="store_true", help="time inference only")
+    args = parser.parse_args()
+    resolutions = [tuple(map(int, r.lower().split("x"))) for r in args.resolutions.split(",")]
+    torch.set_num_threads(args.threads)
+    print(f"command: {shlex.join([sys.executable] + sys.argv)}")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU: {cpu_model()}")
+    print(f"weights: untrained (seed {SEED}); median of {args.repeats} frames after {WARMUP} warm-up frames\n")
+    rows, overheads = [], []
+    with torch.no_grad():
+        for width, height in resolutions:
+            resolution_rows, overhead = inference_rows(width, height, args.repeats)
+            rows += resolution_rows
+            overheads.append((f"{width}x{height}", overhead))
+    print(tabulate(rows, tablefmt="github", disable_numparse=True, headers=[
+        "frame", "model", "live tracks", "ms/frame", "frames/s", "track head overhead (%)", "detections",
+    ]))
+    for resolution, overhead in overheads:
+        verdict = "meets" if overhead <= GOAL else "misses"
+        print(f"EMM at {TRACKS[-1]} tracks, {resolution}: {100 * overhead:+.1f} % of the detector's frame time: "
+              f"{verdict} the goal of <= {100 * GOAL:.0f} % (paper: 31 %, 23.0 -> 17.6 fps)")
+    if not args.skip_training:
+        print(f"\ntraining: median of {args.train_repeats} iterations after {WARMUP} warm-up iterations, one fixed batch, "
+              "tiny configs' training sizes (short side 160-224)")
+        print(tabulate(training_rows(args.train_repeats), tablefmt="github",
+                       headers=["config", "frames/iter", "s/iter", "frames/s"]))
+
+
+if __name__ == "__main__":
+    main()
