@@ -1,7 +1,8 @@
-# Quick start:   make demo   (set up, then train + evaluate + draw on the synthetic set)
+# Quick start:   make demo   (set up, then train SiamMOT-EMM on the synthetic set, track the
+#                             held-out videos, score them, write an annotated MP4)
 #                make test   (run the test suite)
 PY := .venv/bin/python
-CONFIG := configs/quick_schedules/faster_rcnn_R18_FPN_GN_synthetic.yaml
+CONFIG := configs/quick_schedules/siammot_EMM_R18_FPN_GN_synthetic.yaml
 OUT := output/quickstart
 
 .PHONY: setup demo test benchmark
@@ -11,9 +12,8 @@ setup:
 demo: setup
 	$(PY) -m mot_heads.data.synthetic --root datasets/synthetic
 	$(PY) projects/train_net.py --config-file $(CONFIG) OUTPUT_DIR $(OUT)
-	$(PY) projects/demo.py --config-file $(CONFIG) \
-		--input datasets/synthetic/val/synth-val-00/img1/000030.jpg \
-		--output $(OUT)/detections.jpg MODEL.WEIGHTS $(OUT)/model_final.pth
+	$(PY) -m mot_heads.cli.demo --config-file $(CONFIG) --input datasets/synthetic/val/synth-val-00 \
+		--output $(OUT)/video MODEL.WEIGHTS $(OUT)/model_final.pth
 
 test: setup
 	$(PY) -m pytest -q tests
@@ -22,3 +22,4 @@ benchmark: setup
 	$(PY) benchmarks/data_loading.py
 	$(PY) benchmarks/tracker_update.py
 	$(PY) benchmarks/evaluation.py
+	$(PY) benchmarks/siammot_speed.py

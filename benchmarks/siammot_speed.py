@@ -86,11 +86,12 @@ def random_boxes(rng: np.random.Generator, count: int, width: int, height: int) 
 def tracking_step(model, previous: dict, frame: dict, boxes: torch.Tensor):
     """A call that tracks ``boxes`` (templates from ``previous``) into ``frame`` and
     refreshes their templates; returns the frame's detections."""
-    _, _, _, state = model.track_frame(previous, boxes.new_zeros((0, 4)), torch.zeros(0))
+    classes = torch.zeros(len(boxes), dtype=torch.long)
+    _, _, _, state = model.track_frame(previous, boxes.new_zeros((0, 4)), torch.zeros(0), classes[:0])
     templates = model.track_templates(state, boxes)
 
     def step():
-        detections, propagated, _, state = model.track_frame(frame, boxes, templates)
+        detections, propagated, _, state = model.track_frame(frame, boxes, templates, classes)
         model.track_templates(state, propagated)
         return detections
 

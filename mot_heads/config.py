@@ -73,6 +73,10 @@ def _add_track_head_config(cfg: CN) -> None:
     cfg.MODEL.TRACK_HEAD.POSITIVE_FRACTION = 0.75
     # A target below this visibility in the next frame counts as absent (v* = 0).
     cfg.MODEL.TRACK_HEAD.MIN_VISIBILITY = 0.1
+    # Inference: the box head refines each propagated box and the track's score becomes
+    # the mean of its visibility and the box head's class probability (the authors' code;
+    # the paper does not say). False: the motion model's box and visibility as they are.
+    cfg.MODEL.TRACK_HEAD.REFINE_WITH_BOX_HEAD = True
     cfg.MODEL.TRACK_HEAD.IMM = CN()
     cfg.MODEL.TRACK_HEAD.IMM.HIDDEN_DIM = 512  # the 2-layer MLP's width (paper: 512)
     cfg.MODEL.TRACK_HEAD.EMM = CN()

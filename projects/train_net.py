@@ -9,6 +9,8 @@ from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import get_cfg
 from detectron2.engine import default_argument_parser, default_setup, launch
 from detectron2.evaluation import verify_results
+from detectron2.utils import comm
+from detectron2.utils.logger import setup_logger
 
 from mot_heads import add_mot_config, fall_back_to_cpu
 from mot_heads.engine import MOTTrainer
@@ -26,6 +28,8 @@ def setup(args):
     fall_back_to_cpu(cfg)
     cfg.freeze()
     default_setup(cfg, args)
+    # The project's own log lines (e.g. the per-class MOT metric tables) beside Detectron2's.
+    setup_logger(cfg.OUTPUT_DIR, distributed_rank=comm.get_rank(), name="mot_heads")
     return cfg
 
 

@@ -40,7 +40,7 @@ class SiamMOTDriver:
         templates = [self.templates[i] for i in live.track_ids.tolist()]
         detections, boxes, visibility, state = self.model.track_frame(
             frame, torch.as_tensor(live.boxes, dtype=torch.float32),
-            torch.stack(templates) if templates else torch.zeros(0),
+            torch.stack(templates) if templates else torch.zeros(0), torch.as_tensor(live.classes),
         )
         record = instances_to_detections(detections)
         record.extras.update(

@@ -16,7 +16,7 @@ class ScriptedSiamMOT(torch.nn.Module):
         super().__init__()
         self.calls = []
 
-    def track_frame(self, frame, prev_boxes, templates):
+    def track_frame(self, frame, prev_boxes, templates, classes):
         self.calls.append((frame["frame_idx"], prev_boxes.clone(), templates.clone()))
         detections = Instances((100, 100))
         detections.pred_boxes = Boxes(torch.tensor(frame["dets"], dtype=torch.float32).reshape(-1, 4))

@@ -31,10 +31,15 @@ class SiamMOT(GeneralizedRCNN):
     """
 
     @configurable
-    def __init__(self, **kwargs):
+    def __init__(self, *, refine_tracks: bool = True, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(self.roi_heads, SiamMOTROIHeads):
             raise ValueError("SiamMOT needs MODEL.ROI_HEADS.NAME: SiamMOTROIHeads")
+        self.refine_tracks = refine_tracks
+
+    @classmethod
+    def from_config(cls, cfg):
+        return {**super().from_config(cfg), "refine_tracks": cfg.MODEL.TRACK_HEAD.REFINE_WITH_BOX_HEAD}
 
     def forward(self, batched_inputs: List[dict]):
         if not self.training:
@@ -54,7 +59,7 @@ class SiamMOT(GeneralizedRCNN):
         return losses
 
     @torch.no_grad()
-    def track_frame(self, frame: dict, prev_boxes: torch.Tensor, templates: torch.Tensor
+    def track_frame(self, frame: dict, prev_boxes: torch.Tensor, templates: torch.Tensor, classes: torch.Tensor
                     ) -> Tuple[Instances, torch.Tensor, torch.Tensor, FrameFeatures]:
         """Detect in one frame and propagate the live tracks into it.
 
@@ -62,6 +67,7 @@ class SiamMOT(GeneralizedRCNN):
             frame: a test-mapper dict (image, height, width).
             prev_boxes: (N, 4) XYXY last boxes of the live tracks, original image pixels.
             templates: (N, ...) their cached templates (see :meth:`track_templates`).
+            classes: (N,) their classes (the box head refines a track's box for its class).
         Returns:
             detections (Instances in original pixels), propagated boxes (N, 4) in
             original pixels clipped to the image, their visibility (N,), and the frame's
@@ -81,6 +87,8 @@ class SiamMOT(GeneralizedRCNN):
         boxes, visibility = self.roi_heads.track_head.propagate(
             features, templates.to(self.device), prev_boxes.to(self.device, torch.float32) * scale
         )
+        if self.refine_tracks:
+            boxes, visibility = self.roi_heads.refine_tracks(features, boxes, classes.to(self.device), visibility)
         boxes = Boxes(boxes / scale)
         boxes.clip(original)
         return detections, boxes.tensor, visibility, state

@@ -4,7 +4,7 @@ from typing import Dict, List
 import torch
 from detectron2.config import configurable
 from detectron2.modeling import ROI_HEADS_REGISTRY, StandardROIHeads
-from detectron2.structures import Instances
+from detectron2.structures import Boxes, Instances
 
 from .track_head import SiamTrackHead
 
@@ -37,3 +37,17 @@ class SiamMOTROIHeads(StandardROIHeads):
         first = {k: v[:pairs] for k, v in features.items()}
         second = {k: v[pairs:] for k, v in features.items()}
         return self.track_head.losses(first, second, proposals[:pairs], targets[pairs:])
+
+    def refine_tracks(self, features: Dict[str, torch.Tensor], boxes: torch.Tensor, classes: torch.Tensor,
+                      visibility: torch.Tensor):
+        """The box head on propagated boxes (one image), as the authors' code does: the
+        box regressed for the track's class, and a score averaging the visibility with
+        the box head's probability of that class."""
+        proposals = Instances((0, 0), proposal_boxes=Boxes(boxes))
+        pooled = self.box_pooler([features[f] for f in self.box_in_features], [proposals.proposal_boxes])
+        predictions = self.box_predictor(self.box_head(pooled))
+        probabilities = self.box_predictor.predict_probs(predictions, [proposals])[0]
+        regressed = self.box_predictor.predict_boxes(predictions, [proposals])[0]
+        rows = torch.arange(len(boxes), device=boxes.device)
+        regressed = regressed.view(len(boxes), -1, 4)[rows, classes if regressed.shape[1] > 4 else 0]
+        return regressed, (visibility + probabilities[rows, classes]) / 2
