@@ -55,8 +55,11 @@ def load_model(config_file: str, opts: List[str]):
     cfg = add_mot_config(get_cfg())
     if not os.path.isfile(config_file):
         raise FileNotFoundError(f"{config_file}: no such config file")
-    cfg.merge_from_file(config_file)
-    cfg.merge_from_list(opts)
+    try:
+        cfg.merge_from_file(config_file)
+        cfg.merge_from_list(opts)
+    except AssertionError as e:  # yacs asserts on unknown keys and odd-length override lists
+        raise KeyError(f"{config_file}: {e}") from e
     fall_back_to_cpu(cfg)
     if not cfg.MODEL.WEIGHTS:
         raise ValueError("MODEL.WEIGHTS is empty: give the weights of a trained model (MODEL.WEIGHTS path.pth)")

@@ -49,7 +49,7 @@ def test_model_loading_names_bad_weights_and_keys(tmp_path, weights):
         load_model(CONFIG, [])
     with pytest.raises(FileNotFoundError, match="no such weights file"):
         load_model(CONFIG, ["MODEL.WEIGHTS", str(tmp_path / "missing.pth")])
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError, match="MODEL.NO_SUCH_KEY"):
         load_model(CONFIG, _opts(weights, "MODEL.NO_SUCH_KEY", 1))
 
 
