@@ -18,7 +18,6 @@ class FrameFeatures:
 
     features: Dict[str, torch.Tensor]
     scale: torch.Tensor
-    image_size: Tuple[int, int]
 
 
 @META_ARCH_REGISTRY.register()
@@ -81,7 +80,7 @@ class SiamMOT(GeneralizedRCNN):
         height, width = images.image_sizes[0]
         original = (frame.get("height", height), frame.get("width", width))
         scale = torch.tensor([width / original[1], height / original[0]] * 2, device=self.device)
-        state = FrameFeatures(features, scale, original)
+        state = FrameFeatures(features, scale)
         if not len(prev_boxes):
             return detections, prev_boxes.new_zeros((0, 4)), prev_boxes.new_zeros((0,)), state
         boxes, visibility = self.roi_heads.track_head.propagate(
