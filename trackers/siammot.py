@@ -37,6 +37,9 @@ class SiamMOTParams:
     max_dormant: int = 30  # tau: frames a dormant track is kept
     suppress_iou: float = 0.5  # detections this close to a continued track are dropped
     nms_threshold: float = 0.5  # NMS IoU, applied to detections and to track boxes
+    # NMS and suppression across classes: an overlap of two classes is then one object
+    # seen as both (off for scenes where objects of two classes share a box, e.g. riders).
+    class_agnostic: bool = False
 
 
 @register_tracker("siammot")
@@ -76,18 +79,23 @@ class SiamMOTSolver(Tracker):
             boxes[rows], scores[rows] = given_boxes, given_scores
         return Detections(boxes, scores, pool.classes)
 
+    def _nms_classes(self, records: Detections) -> np.ndarray:
+        """The classes NMS keeps apart: all one when ``class_agnostic``."""
+        return np.zeros_like(records.classes) if self.params.class_agnostic else records.classes
+
     def update(self, detections: Detections) -> Tracks:
         self.frame += 1
         p, pool = self.params, self.pool
         propagated = self._propagated(detections)
-        kept = nms(propagated.boxes, propagated.scores, propagated.classes, p.nms_threshold)
+        kept = nms(propagated.boxes, propagated.scores, self._nms_classes(propagated), p.nms_threshold)
         continued = kept[propagated.scores[kept] > p.continue_threshold]
         pool.match(continued, propagated, continued, self.frame)
         pool.miss(np.setdiff1d(np.arange(len(pool)), continued))
 
-        dets = detections.select(nms(detections.boxes, detections.scores, detections.classes, p.nms_threshold))
+        dets = detections.select(nms(detections.boxes, detections.scores, self._nms_classes(detections), p.nms_threshold))
         overlap = iou_matrix(dets.boxes, pool.boxes(continued)) >= p.suppress_iou
-        overlap &= dets.classes[:, None] == pool.classes[continued][None, :]
+        if not p.class_agnostic:
+            overlap &= dets.classes[:, None] == pool.classes[continued][None, :]
         new = np.flatnonzero(~overlap.any(axis=1) & (dets.scores > p.start_threshold))
         pool.add(dets, new, self.frame)
         pool.prune(self.frame)

@@ -5,7 +5,9 @@ textured background, enter and leave the view, cross and occlude each other (dra
 back to front by depth), optionally under a moving camera. The ground truth carries
 every object whose box touches the frame, with its true visibility: the fraction of
 its shape's pixels that are drawn in the frame (occlusion and image border both count,
-as in MOT16/17). ``det/det.txt`` holds noisy public detections made from the gt.
+as in MOT16/17). Boxes are the part of the object inside the frame (as KITTI and
+BDD100K annotate, and as Detectron2 clips training boxes), so a detector is not scored
+against extents it cannot see; MOT16/17 keep the full extent instead. ``det/det.txt`` holds noisy public detections made from the gt.
 
 Command line: ``python -m mot_heads.data.synthetic --root datasets/synthetic``.
 """
@@ -37,7 +39,7 @@ class SyntheticConfig:
 
     seed: int = 0
     train_sequences: int = 16
-    val_sequences: int = 2
+    val_sequences: int = 4
     num_frames: int = 60
     width: int = 320
     height: int = 192
@@ -272,6 +274,7 @@ class SyntheticSequence:
                 box = obj.box(camera)
                 if not self._touches_view(box):
                     continue
+                box = np.clip(box, 0, [cfg.width, cfg.height, cfg.width, cfg.height])
                 x, y, w, h = box[0], box[1], box[2] - box[0], box[3] - box[1]
                 gt.append((frame, obj.track_id, x + 1, y + 1, w, h, 1, obj.category + 1, vis))
             det = simulate_detections(

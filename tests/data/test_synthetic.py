@@ -57,8 +57,8 @@ def test_gt_visibility_matches_rendered_occlusion():
             ys, xs = np.nonzero(owner == index)
             if len(xs):
                 assert xs.min() >= x1 and ys.min() >= y1
-            area = shape_area(sequence.objects[index].category, np.array(
-                [row[2] - 1, row[3] - 1, row[2] - 1 + row[4], row[3] - 1 + row[5]]))
+            obj = sequence.objects[index]  # the whole shape, also outside the frame
+            area = shape_area(obj.category, obj.box(np.round(sequence.camera)))
             assert row[8] == pytest.approx(len(xs) / area, abs=1e-6)
             partial += 0 < row[8] < 1
     assert partial > 10, "the set must contain partly occluded or truncated objects"
@@ -115,3 +115,13 @@ def test_camera_motion_moves_the_background():
     for config, should_move in ((still, False), (moving, True)):
         frames = [f[0] for f in SyntheticSequence(config, [2, 0, 0]).frames()]
         assert (not np.array_equal(frames[0], frames[-1])) == should_move
+
+
+def test_gt_boxes_are_the_part_inside_the_frame():
+    config = replace(TINY_SYNTHETIC, num_frames=60, pixel_noise=0.0)
+    rows = np.array([row for _, _, gt, _ in SyntheticSequence(config, [1, 0, 0]).frames() for row in gt])
+    x, y, w, h, vis = rows[:, 2] - 1, rows[:, 3] - 1, rows[:, 4], rows[:, 5], rows[:, 8]
+    assert (x >= 0).all() and (y >= 0).all() and (w > 0).all() and (h > 0).all()
+    assert (x + w <= config.width + 1e-9).all() and (y + h <= config.height + 1e-9).all()
+    at_border = (x == 0) | (x + w >= config.width - 1e-9)
+    assert at_border.any() and (vis[at_border] < 1).any()  # entering or leaving: truncated

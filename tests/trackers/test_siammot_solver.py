@@ -68,3 +68,17 @@ def test_unknown_or_missing_track_ids():
         solver.update(Detections(np.zeros((0, 4)), np.zeros(0)))
     out = solver.update(frame([], [], {}))  # a live track not propagated: dormant
     assert len(out) == 0 and solver.live_tracks().track_ids.tolist() == [1]
+
+
+def test_class_agnostic_nms_and_suppression():
+    solver = build_tracker("siammot", class_agnostic=True)
+    # one object detected as both classes: only the higher-scoring class starts a track
+    out = solver.update(frame([A, [11, 10, 31, 50]], [0.9, 0.95], classes=[0, 1]))
+    assert out.track_ids.tolist() == [1] and out.classes.tolist() == [1]
+    # a class-0 detection on the class-1 track is the same object: suppressed, no birth
+    out = solver.update(frame([A], [0.99], {1: (A, 0.8)}, classes=[0]))
+    assert out.track_ids.tolist() == [1]
+    solver.update(frame([B], [0.9], {1: (A, 0.8)}, classes=[0]))  # track 2 (class 0) at B
+    # tracks of two classes propagated onto one box: NMS keeps the more visible one
+    out = solver.update(frame([], [], {1: (B, 0.6), 2: (B, 0.9)}))
+    assert out.track_ids.tolist() == [2]
