@@ -18,12 +18,15 @@ def add_mot_config(cfg: CN) -> CN:
     cfg.TEST.EVALUATOR = "coco"
     # The online tracker of evaluation and inference: a name registered in trackers/
     # ("sort", "jde") and "key=value" overrides of its parameters (paper defaults).
+    # "SGD" (Detectron2's) or "ADAM" (FairMOT and CSTrack train with Adam, lr 1e-4).
+    cfg.SOLVER.OPTIMIZER = "SGD"
     cfg.TRACKER = CN()
     cfg.TRACKER.NAME = "sort"
     cfg.TRACKER.PARAMS = []
     add_dla_config(cfg)
     _add_pair_config(cfg)
     _add_track_head_config(cfg)
+    _add_one_shot_config(cfg)
     return cfg
 
 
@@ -88,6 +91,63 @@ def _add_track_head_config(cfg: CN) -> None:
     # a SiamRPN-style exponential instead; 0.4 is our choice).
     cfg.MODEL.TRACK_HEAD.EMM.WINDOW_WEIGHT = 0.4
     cfg.MODEL.TRACK_HEAD.EMM.SCALE_SIGMA = 0.4
+
+
+def _add_one_shot_config(cfg: CN) -> None:
+    """The one-shot detection + ReID model (JDE / FairMOT) and CSTrack's REN and SAAN."""
+    one_shot = cfg.MODEL.ONE_SHOT = CN()
+    one_shot.NUM_CLASSES = 1
+    # Backbone levels at strides 4, 8, 16, 32 (finest first). The detection heads read
+    # them fused into one stride-4 map (CenterNet's IDA-up); so does the FairMOT ID head.
+    one_shot.IN_FEATURES = ["p2", "p3", "p4", "p5"]
+    # The fusion's 3x3 convolutions are deformable (FairMOT's DLA-34) or plain.
+    one_shot.FUSION_DEFORMABLE = True
+    one_shot.FUSION_NORM = "BN"
+    # Channels of the hidden 3x3 conv of each head (FairMOT: 256).
+    one_shot.HEAD_CONV = 256
+    # Box size regressed at each centre: "wh" (CenterNet, FairMOT paper) or "ltrb"
+    # (distances to the four sides, FairMOT's later code).
+    one_shot.SIZE_FORMAT = "wh"
+    # Heatmap Gaussian radius: a box moved by the radius keeps this IoU (CenterNet).
+    one_shot.MIN_OVERLAP = 0.7
+    one_shot.MAX_OBJECTS = 500  # boxes per image in training (FairMOT: 500)
+    # CenterNet's focal loss (alpha 2, beta 4) and the detection loss weights
+    # (FairMOT: heatmap 1, size 0.1, offset 1).
+    one_shot.FOCAL_ALPHA = 2.0
+    one_shot.FOCAL_BETA = 4.0
+    one_shot.HEATMAP_WEIGHT = 1.0
+    one_shot.SIZE_WEIGHT = 0.1
+    one_shot.OFFSET_WEIGHT = 1.0
+    # ID branch: embedding dimension (FairMOT: 128; CSTrack: 512).
+    one_shot.EMBED_DIM = 128
+    one_shot.ID_LOSS = CN()
+    # A name in mot_heads.modeling.one_shot.ID_LOSS_REGISTRY: "CrossEntropyIDLoss"
+    # (JDE / FairMOT identity classification over the training identities).
+    one_shot.ID_LOSS.NAME = "CrossEntropyIDLoss"
+    # Number of training identities; 0 counts them in DATASETS.TRAIN (JDE's offsets).
+    one_shot.ID_LOSS.NUM_IDENTITIES = 0
+    # Detection / ID balance: learnable task uncertainty (JDE, FairMOT) with FairMOT's
+    # initial log variances; False sums det + ID_WEIGHT * id.
+    one_shot.UNCERTAINTY_WEIGHTING = True
+    one_shot.DET_LOG_VAR = -1.85
+    one_shot.ID_LOG_VAR = -1.05
+    one_shot.ID_WEIGHT = 1.0
+    # CSTrack's reciprocal network (Sec. III-B): one REN per level splits it into
+    # detection and ID features, on the levels both branches read (IN_FEATURES, or with
+    # SAAN those of SAAN.IN_FEATURES); pooled size (6, 10) and lambda init 0.5 (Eq. 4).
+    one_shot.REN = CN()
+    one_shot.REN.ENABLED = False
+    one_shot.REN.POOLED_SIZE = (6, 10)
+    one_shot.REN.LAMBDA_INIT = 0.5
+    # CSTrack's scale-aware attention network (Sec. III-C): the ID embedding from the
+    # stride 8, 16 and 32 levels at stride 8, instead of FairMOT's head on the fused map.
+    one_shot.SAAN = CN()
+    one_shot.SAAN.ENABLED = False
+    one_shot.SAAN.IN_FEATURES = ["p3", "p4", "p5"]
+    # Inference: peaks kept per image (FairMOT K = 500) and the lowest score returned
+    # (the tracker applies its own detection threshold).
+    one_shot.TOPK_TEST = 500
+    one_shot.SCORE_THRESH_TEST = 0.05
 
 
 def fall_back_to_cpu(cfg: CN) -> CN:

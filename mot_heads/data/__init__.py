@@ -1,6 +1,7 @@
 """Dataset readers, registration, the synthetic set, and train-time mappers."""
 from .builtin import check_registered, datasets_root, register_all
 from .build import MAPPER_REGISTRY, VideoInferenceSampler, build_mot_train_loader, build_video_test_loader
+from .identities import IdentityIndex, IdentityMapper, tracked_instances
 from .crowdhuman import load_crowdhuman, register_crowdhuman
 from .mot_challenge import (
     MOTFormatError,

@@ -32,6 +32,7 @@ from detectron2.data import transforms as T
 from detectron2.structures import BoxMode
 
 from .build import MAPPER_REGISTRY
+from .identities import tracked_instances
 
 logger = logging.getLogger(__name__)
 
@@ -214,15 +215,8 @@ class ImagePairMapper(DatasetMapper):
         return record
 
     def _transform_annotations(self, dataset_dict, transforms, image_shape):
-        """``DatasetMapper``'s, with ``gt_track_ids`` and ``gt_visibility`` added before
-        empty boxes are filtered, so that they stay aligned with the boxes."""
         annotations = [a for a in dataset_dict.pop("annotations") if a.get("iscrowd", 0) == 0]
-        instances = utils.annotations_to_instances(
-            [utils.transform_instance_annotations(a, transforms, image_shape) for a in annotations], image_shape
-        )
-        instances.gt_track_ids = torch.tensor([a["track_id"] for a in annotations], dtype=torch.int64)
-        instances.gt_visibility = torch.tensor([a.get("visibility", 1.0) for a in annotations], dtype=torch.float32)
-        dataset_dict["instances"] = utils.filter_empty_instances(instances)
+        dataset_dict["instances"] = tracked_instances(annotations, transforms, image_shape)
 
 
 def _check_video_frame(dataset_name: str, record: dict) -> None:

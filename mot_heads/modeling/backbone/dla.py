@@ -316,6 +316,15 @@ def add_dla_config(cfg: CN) -> CN:
     # Stages returned ("level0".."level5", strides 1..32); FPN reads level2..level5.
     # cfg.MODEL.BACKBONE.FREEZE_AT = N freezes the first N of base_layer, level0, ..., level5.
     cfg.MODEL.DLA.OUT_FEATURES = ["level2", "level3", "level4", "level5"]
+    # The up-sampling path of CenterNet / FairMOT (build_dla_up_backbone, dla_up.py).
+    # Finest level it returns, N for stride 2**N: CenterNet's and FairMOT's down ratio 4 is 2.
+    cfg.MODEL.DLA.UP_FIRST_LEVEL = 2
+    # Its 3x3 convs are modulated deformable convs (DCNv2), as CenterNet's DLA-34 ("Objects as
+    # Points", Implementation details and App. A); False: plain 3x3 convs (cheaper on CPU).
+    cfg.MODEL.DLA.UP_DEFORMABLE = True
+    # Normalization after each of its convs: "BN" as CenterNet and FairMOT; "GN" to train
+    # from scratch with small batches.
+    cfg.MODEL.DLA.UP_NORM = "BN"
     return cfg
 
 

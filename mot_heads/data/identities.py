@@ -1,0 +1,95 @@
+"""Training identities of one-shot trackers (JDE / FairMOT), and instances that carry them.
+
+JDE (Wang et al., ECCV 2020, Sec. 3.4) learns embeddings by classifying every box into
+the identities of the training set: the identities of each dataset are numbered after
+those of the datasets before it (per-dataset offsets), so several datasets train one
+classifier. Here an identity is a ``(video_id, track_id)`` pair (track ids are per
+video, video ids unique across datasets); boxes without a track id (``-1``, e.g.
+CrowdHuman) get identity ``-1`` and train detection only.
+
+``IdentityMapper`` (``INPUT.TRAIN_MAPPER: "IdentityMapper"``) maps single frames as
+Detectron2's ``DatasetMapper`` does and adds ``instances.gt_identities``.
+"""
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+import torch
+from detectron2.config import configurable
+from detectron2.data import DatasetCatalog, DatasetMapper
+from detectron2.data import detection_utils as utils
+from detectron2.structures import Instances
+
+from .build import MAPPER_REGISTRY
+
+
+class IdentityIndex:
+    """Contiguous identities ``0..num_identities-1`` over ``dataset_names``, in order:
+    dataset ``k``'s identities start at ``offsets[name_k]``, the count of those before."""
+
+    def __init__(self, dataset_names: Sequence[str]):
+        self.offsets: Dict[str, int] = {}
+        self._identities: Dict[Tuple[str, int], int] = {}
+        owner: Dict[str, str] = {}
+        for name in dataset_names:
+            self.offsets[name] = len(self._identities)
+            for key in sorted(set(_tracked_keys(name, DatasetCatalog.get(name), owner))):
+                self._identities[key] = len(self._identities)
+        self.num_identities = len(self._identities)
+
+    def __call__(self, video_id: Optional[str], track_id: int) -> int:
+        """The identity of a box, or -1 when it has no track id."""
+        return -1 if track_id < 0 else self._identities[(video_id, track_id)]
+
+
+def _tracked_keys(name: str, records: Iterable[dict], owner: Dict[str, str]):
+    """``(video_id, track_id)`` of every box of ``name`` with a track id; a video may
+    belong to one dataset only (``owner`` maps the videos seen so far to theirs)."""
+    for record in records:
+        tracked = [a["track_id"] for a in record.get("annotations", ()) if a.get("track_id", -1) >= 0]
+        if not tracked:
+            continue
+        video = record.get("video_id")
+        if video is None:
+            raise ValueError(f"dataset '{name}': {record['file_name']} has track ids but no video_id; "
+                             "identities are (video_id, track_id) pairs")
+        if owner.setdefault(video, name) != name:
+            raise ValueError(f"video {video} is in datasets '{owner[video]}' and '{name}'; "
+                             "video ids must be unique across the training datasets")
+        yield from ((video, t) for t in tracked)
+
+
+def tracked_instances(annotations: List[dict], transforms, image_shape, identities: Optional[List[int]] = None
+                      ) -> Instances:
+    """Detectron2's instances of non-crowd ``annotations`` after ``transforms``, with
+    ``gt_track_ids``, ``gt_visibility`` and (if given) ``gt_identities`` set before
+    empty boxes are filtered, so that they stay aligned with the boxes."""
+    instances = utils.annotations_to_instances(
+        [utils.transform_instance_annotations(a, transforms, image_shape) for a in annotations], image_shape
+    )
+    instances.gt_track_ids = torch.tensor([a.get("track_id", -1) for a in annotations], dtype=torch.int64)
+    instances.gt_visibility = torch.tensor([a.get("visibility", 1.0) for a in annotations], dtype=torch.float32)
+    if identities is not None:
+        instances.gt_identities = torch.tensor(identities, dtype=torch.int64).reshape(-1)
+    return utils.filter_empty_instances(instances)
+
+
+@MAPPER_REGISTRY.register()
+class IdentityMapper(DatasetMapper):
+    """``DatasetMapper`` whose instances also carry ``gt_identities`` (an
+    :class:`IdentityIndex` over ``cfg.DATASETS.TRAIN``)."""
+
+    @configurable
+    def __init__(self, is_train: bool = True, *, identities: IdentityIndex, **kwargs):
+        super().__init__(is_train, **kwargs)
+        self.identities = identities
+
+    @classmethod
+    def from_config(cls, cfg, is_train: bool = True):
+        ret = super().from_config(cfg, is_train)
+        ret["identities"] = IdentityIndex(cfg.DATASETS.TRAIN)
+        return ret
+
+    def _transform_annotations(self, dataset_dict, transforms, image_shape):
+        annotations = [a for a in dataset_dict.pop("annotations") if a.get("iscrowd", 0) == 0]
+        video = dataset_dict.get("video_id")
+        identities = [self.identities(video, a.get("track_id", -1)) for a in annotations]
+        dataset_dict["instances"] = tracked_instances(annotations, transforms, image_shape, identities)

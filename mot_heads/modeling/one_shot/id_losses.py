@@ -1,0 +1,58 @@
+"""ID losses of the one-shot model, swappable by ``MODEL.ONE_SHOT.ID_LOSS.NAME``.
+
+An ID loss is built as ``ID_LOSS_REGISTRY.get(name)(cfg, embed_dim)`` and called as
+``loss(embeddings, targets, images)``: the ID branch's embedding at the centre of every
+gt box of each image (a list of (N_i, D) tensors), the images' gt ``Instances`` and the
+``ImageList`` (for losses that look at the images, e.g. a distillation teacher). It
+returns a dict of losses; the model weighs their sum against the detection loss.
+"""
+import math
+from typing import Dict, List
+
+import torch
+import torch.nn.functional as F
+from detectron2.config import configurable
+from detectron2.structures import ImageList, Instances
+from detectron2.utils.registry import Registry
+from torch import nn
+
+from ...data.identities import IdentityIndex
+
+ID_LOSS_REGISTRY = Registry("ID_LOSS")
+ID_LOSS_REGISTRY.__doc__ = "ID losses of the one-shot model, built as Loss(cfg, embed_dim)."
+
+
+def embedding_scale(num_identities: int) -> float:
+    """FairMOT's scale of the normalised embedding before the classifier:
+    sqrt(2) * log(nID - 1), so that the softmax can become confident with many classes."""
+    return math.sqrt(2) * math.log(max(num_identities - 1, 2))
+
+
+@ID_LOSS_REGISTRY.register()
+class CrossEntropyIDLoss(nn.Module):
+    """Supervised ReID of JDE / FairMOT: each box's embedding is classified into the
+    training identities with a linear layer and cross-entropy; boxes without an
+    identity (``gt_identities`` = -1) are left out."""
+
+    @configurable
+    def __init__(self, *, embed_dim: int, num_identities: int):
+        super().__init__()
+        if num_identities < 1:
+            raise ValueError("CrossEntropyIDLoss needs training identities: the training datasets carry no "
+                             "track ids (set MODEL.ONE_SHOT.ID_LOSS.NUM_IDENTITIES or train with track ids)")
+        self.scale = embedding_scale(num_identities)
+        self.classifier = nn.Linear(embed_dim, num_identities)
+
+    @classmethod
+    def from_config(cls, cfg, embed_dim: int):
+        count = cfg.MODEL.ONE_SHOT.ID_LOSS.NUM_IDENTITIES or IdentityIndex(cfg.DATASETS.TRAIN).num_identities
+        return {"embed_dim": embed_dim, "num_identities": count}
+
+    def forward(self, embeddings: List[torch.Tensor], targets: List[Instances], images: ImageList
+                ) -> Dict[str, torch.Tensor]:
+        identities = torch.cat([t.gt_identities for t in targets])
+        features = torch.cat(embeddings)[identities >= 0]
+        if not len(features):  # no identity in the batch: a zero that keeps the graph
+            return {"loss_id": self.classifier.weight.sum() * 0.0}
+        logits = self.classifier(self.scale * F.normalize(features, dim=1))
+        return {"loss_id": F.cross_entropy(logits, identities[identities >= 0])}

@@ -1,0 +1,207 @@
+"""The one-shot detection + ReID model of JDE / FairMOT, and CSTrack on it.
+
+Backbone levels at strides 4..32 (DLA-34 with its up path, or a ResNet-FPN) feed two
+branches. Detection (FairMOT Sec. 3.3, CenterNet): the levels fused into one stride-4
+map by IDA-up, then heatmap, box size and centre offset heads. ID: a dense embedding
+map (FairMOT Sec. 3.4: a head on the same fused map at stride 4) read at object centres.
+CSTrack (Liang et al., TIP 2022) switches in, by config, a REN per level that splits
+each level into detection and ID features (Sec. III-B) and SAAN, which builds the
+embedding from the ID features of strides 8, 16 and 32 at stride 8 (Sec. III-C).
+
+The ID loss is a registered, swappable part (``id_losses.py``); detection and ID losses
+are balanced by task uncertainty (FairMOT Eq. 6) or summed. At inference each image gives
+``Instances`` with ``pred_boxes``, ``scores``, ``pred_classes`` and L2-normalised
+``pred_embeddings``: the per-frame record the JDE tracker of ``trackers/`` associates.
+"""
+import math
+from typing import Dict, List, Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from detectron2.config import configurable
+from detectron2.modeling import META_ARCH_REGISTRY, Backbone, build_backbone, detector_postprocess
+from detectron2.structures import Boxes, ImageList, Instances
+from detectron2.utils.events import get_event_storage
+from torch import nn
+
+from ..backbone.dla_up import IDAUp
+from .centernet import centernet_focal_loss, centernet_targets, decode_centernet, gather_at, regression_l1_loss
+from .id_losses import ID_LOSS_REGISTRY
+from .loss_balance import UncertaintyWeighting
+from .ren import TaskDecoupler
+from .saan import ScaleAwareAttention
+
+# CenterNet's initial heatmap bias: a prior probability of 0.1 at every cell.
+HEATMAP_PRIOR = 0.1
+
+
+def prediction_head(in_channels: int, hidden: int, out_channels: int, bias: float = 0.0) -> nn.Sequential:
+    """CenterNet / FairMOT head: 3x3 conv, ReLU, 1x1 conv (its bias set to ``bias``)."""
+    head = nn.Sequential(nn.Conv2d(in_channels, hidden, 3, padding=1), nn.ReLU(inplace=True),
+                         nn.Conv2d(hidden, out_channels, 1))
+    for layer in (head[0], head[2]):
+        nn.init.normal_(layer.weight, std=0.001)
+        nn.init.zeros_(layer.bias)
+    nn.init.constant_(head[2].bias, bias)
+    return head
+
+
+def rescale_cells(indices: torch.Tensor, width: int, stride: int, target_stride: int, target_size) -> torch.Tensor:
+    """Flat cells of a stride-``stride`` map of ``width`` columns as cells of a map at
+    ``target_stride`` of ``target_size`` (H, W): the cell holding the same pixel."""
+    height, target_width = target_size
+    x = torch.div((indices % width) * stride, target_stride, rounding_mode="floor").clamp(max=target_width - 1)
+    y = torch.div(torch.div(indices, width, rounding_mode="floor") * stride, target_stride,
+                  rounding_mode="floor").clamp(max=height - 1)
+    return y * target_width + x
+
+
+@META_ARCH_REGISTRY.register()
+class OneShotMOT(nn.Module):
+    """JDE / FairMOT one-shot tracker's model; CSTrack with REN and SAAN switched on."""
+
+    @configurable
+    def __init__(
+        self, *, backbone: Backbone, in_features: Sequence[str], num_classes: int, head_conv: int,
+        embed_dim: int, fusion_deformable: bool, fusion_norm, size_format: str, min_overlap: float,
+        max_objects: int, focal_alpha: float, focal_beta: float, loss_weights: Dict[str, float],
+        id_loss: nn.Module, balance: Optional[UncertaintyWeighting], id_weight: float,
+        decoupler: Optional[TaskDecoupler], saan: Optional[ScaleAwareAttention], saan_in_features: Sequence[str],
+        topk_test: int, score_thresh_test: float, pixel_mean: Sequence[float], pixel_std: Sequence[float],
+    ):
+        super().__init__()
+        shapes = backbone.output_shape()
+        strides = [shapes[f].stride for f in in_features]
+        if strides[0] != 4 or sorted(strides) != strides:
+            raise ValueError(f"MODEL.ONE_SHOT.IN_FEATURES must start at stride 4, finest first; got {list(in_features)} "
+                             f"at strides {strides}")
+        self.backbone, self.in_features = backbone, list(in_features)
+        channels = [shapes[f].channels for f in in_features]
+        self.det_fusion = IDAUp(channels, strides, channels[0], fusion_deformable, fusion_norm)
+        self.heatmap_head = prediction_head(channels[0], head_conv, num_classes, -math.log(1 / HEATMAP_PRIOR - 1))
+        self.size_head = prediction_head(channels[0], head_conv, 2 if size_format == "wh" else 4)
+        self.offset_head = prediction_head(channels[0], head_conv, 2)
+        self.decoupler, self.saan, self.saan_in_features = decoupler, saan, list(saan_in_features)
+        if saan is None:  # FairMOT's ID head on a stride-4 fused map (its own when REN splits the levels)
+            self.id_fusion = IDAUp(channels, strides, channels[0], fusion_deformable, fusion_norm) if decoupler else None
+            self.id_head = prediction_head(channels[0], head_conv, embed_dim)
+        self.num_classes, self.size_format = num_classes, size_format
+        self.min_overlap, self.max_objects = min_overlap, max_objects
+        self.focal_alpha, self.focal_beta, self.loss_weights = focal_alpha, focal_beta, dict(loss_weights)
+        self.id_loss, self.balance, self.id_weight = id_loss, balance, id_weight
+        self.topk_test, self.score_thresh_test = topk_test, score_thresh_test
+        self.register_buffer("pixel_mean", torch.tensor(pixel_mean).view(-1, 1, 1), False)
+        self.register_buffer("pixel_std", torch.tensor(pixel_std).view(-1, 1, 1), False)
+
+    @classmethod
+    def from_config(cls, cfg):
+        one_shot = cfg.MODEL.ONE_SHOT
+        backbone = build_backbone(cfg)
+        shapes = backbone.output_shape()
+        missing = [f for f in list(one_shot.IN_FEATURES) + list(one_shot.SAAN.IN_FEATURES) if f not in shapes]
+        if missing:
+            raise ValueError(f"MODEL.ONE_SHOT asks for backbone features {missing}; the backbone gives {list(shapes)}")
+        decoupler = saan = None
+        if one_shot.REN.ENABLED:  # on the levels both branches read (SAAN skips stride 4)
+            id_features = one_shot.SAAN.IN_FEATURES if one_shot.SAAN.ENABLED else one_shot.IN_FEATURES
+            shared = [f for f in one_shot.IN_FEATURES if f in id_features]
+            decoupler = TaskDecoupler({f: shapes[f].channels for f in shared},
+                                      tuple(one_shot.REN.POOLED_SIZE), one_shot.REN.LAMBDA_INIT)
+        if one_shot.SAAN.ENABLED:
+            saan = ScaleAwareAttention({f: shapes[f].channels for f in one_shot.SAAN.IN_FEATURES}, one_shot.EMBED_DIM,
+                                       norm=one_shot.FUSION_NORM)
+        return {
+            "backbone": backbone, "in_features": one_shot.IN_FEATURES, "num_classes": one_shot.NUM_CLASSES,
+            "head_conv": one_shot.HEAD_CONV, "embed_dim": one_shot.EMBED_DIM,
+            "fusion_deformable": one_shot.FUSION_DEFORMABLE, "fusion_norm": one_shot.FUSION_NORM,
+            "size_format": one_shot.SIZE_FORMAT, "min_overlap": one_shot.MIN_OVERLAP,
+            "max_objects": one_shot.MAX_OBJECTS, "focal_alpha": one_shot.FOCAL_ALPHA, "focal_beta": one_shot.FOCAL_BETA,
+            "loss_weights": {"heatmap": one_shot.HEATMAP_WEIGHT, "size": one_shot.SIZE_WEIGHT,
+                             "offset": one_shot.OFFSET_WEIGHT},
+            "id_loss": ID_LOSS_REGISTRY.get(one_shot.ID_LOSS.NAME)(cfg, one_shot.EMBED_DIM),
+            "balance": UncertaintyWeighting(one_shot.DET_LOG_VAR, one_shot.ID_LOG_VAR)
+            if one_shot.UNCERTAINTY_WEIGHTING else None,
+            "id_weight": one_shot.ID_WEIGHT, "decoupler": decoupler, "saan": saan,
+            "saan_in_features": one_shot.SAAN.IN_FEATURES, "topk_test": one_shot.TOPK_TEST,
+            "score_thresh_test": one_shot.SCORE_THRESH_TEST,
+            "pixel_mean": cfg.MODEL.PIXEL_MEAN, "pixel_std": cfg.MODEL.PIXEL_STD,
+        }
+
+    @property
+    def device(self) -> torch.device:
+        return self.pixel_mean.device
+
+    def preprocess_image(self, batched_inputs: List[dict]) -> ImageList:
+        images = [(x["image"].to(self.device) - self.pixel_mean) / self.pixel_std for x in batched_inputs]
+        return ImageList.from_tensors(images, self.backbone.size_divisibility)
+
+    def predict_maps(self, images: ImageList) -> Dict[str, torch.Tensor]:
+        """Heatmap logits, sizes and offsets at stride 4; the embedding map and its stride."""
+        features = self.backbone(images.tensor)
+        levels = {f: features[f] for f in self.in_features + self.saan_in_features}
+        det_levels, id_levels = levels, levels
+        if self.decoupler is not None:
+            det, ids = self.decoupler(levels)
+            det_levels, id_levels = {**levels, **det}, {**levels, **ids}
+        fused = self.det_fusion([det_levels[f] for f in self.in_features])
+        maps = {"heatmap": self.heatmap_head(fused), "size": self.size_head(fused), "offset": self.offset_head(fused)}
+        if self.saan is not None:
+            maps["embedding"], maps["embedding_stride"] = self.saan({f: id_levels[f] for f in self.saan_in_features}), 8
+        else:
+            id_map = self.id_fusion([id_levels[f] for f in self.in_features]) if self.id_fusion else fused
+            maps["embedding"], maps["embedding_stride"] = self.id_head(id_map), 4
+        return maps
+
+    def forward(self, batched_inputs: List[dict]):
+        images = self.preprocess_image(batched_inputs)
+        maps = self.predict_maps(images)
+        if not self.training:
+            return self.inference(maps, images, batched_inputs)
+        return self.losses(maps, [x["instances"].to(self.device) for x in batched_inputs], images)
+
+    def losses(self, maps: Dict[str, torch.Tensor], gt: List[Instances], images: ImageList) -> Dict[str, torch.Tensor]:
+        """CenterNet detection losses (FairMOT Eq. 1-3), the ID loss, and their balance."""
+        size = tuple(maps["heatmap"].shape[-2:])
+        per_image = [
+            centernet_targets(t.gt_boxes.tensor, t.gt_classes, t.gt_identities, self.num_classes, size, 4,
+                              self.max_objects, self.min_overlap, self.size_format) for t in gt
+        ]
+        targets = {k: torch.stack([t[k] for t in per_image]) for k in per_image[0]}
+        det = {
+            "loss_heatmap": centernet_focal_loss(maps["heatmap"], targets["heatmap"], self.focal_alpha, self.focal_beta),
+            "loss_size": regression_l1_loss(maps["size"], targets["indices"], targets["mask"], targets["size"]),
+            "loss_offset": regression_l1_loss(maps["offset"], targets["indices"], targets["mask"], targets["offset"]),
+        }
+        det_loss = sum(self.loss_weights[k[len("loss_"):]] * v for k, v in det.items())
+        cells = rescale_cells(targets["indices"], size[1], 4, maps["embedding_stride"], maps["embedding"].shape[-2:])
+        picked = gather_at(maps["embedding"], cells)
+        embeddings = [picked[i][targets["mask"][i]] for i in range(len(gt))]
+        id_terms = self.id_loss(embeddings, [self._kept(t, p) for t, p in zip(gt, per_image)], images)
+        id_loss = sum(id_terms.values())
+        # the trainer sums the weighted terms; the unweighted parts go to the training log
+        get_event_storage().put_scalars(**{k: float(v) for k, v in {**det, **id_terms}.items()})
+        if self.balance is not None:
+            return self.balance(det_loss, id_loss)
+        return {"loss_det_weighted": det_loss, "loss_id_weighted": self.id_weight * id_loss}
+
+    @staticmethod
+    def _kept(gt: Instances, targets: Dict[str, torch.Tensor]) -> Instances:
+        """The gt objects that have a centre on the map, in target order."""
+        return gt[targets["objects"][targets["mask"]]]
+
+    def inference(self, maps: Dict[str, torch.Tensor], images: ImageList, batched_inputs: List[dict]):
+        decoded = decode_centernet(maps["heatmap"], maps["size"], maps["offset"], self.topk_test, 4, self.size_format)
+        width4 = maps["heatmap"].shape[-1]
+        cells = rescale_cells(decoded["indices"], width4, 4, maps["embedding_stride"], maps["embedding"].shape[-2:])
+        embeddings = F.normalize(gather_at(maps["embedding"], cells), dim=2)
+        results = []
+        for i, (image_size, inputs) in enumerate(zip(images.image_sizes, batched_inputs)):
+            keep = decoded["scores"][i] > self.score_thresh_test
+            instances = Instances(image_size)
+            instances.pred_boxes = Boxes(decoded["boxes"][i][keep])
+            instances.scores = decoded["scores"][i][keep]
+            instances.pred_classes = decoded["classes"][i][keep]
+            instances.pred_embeddings = embeddings[i][keep]
+            height, width = inputs.get("height", image_size[0]), inputs.get("width", image_size[1])
+            results.append({"instances": detector_postprocess(instances, height, width)})
+        return results

@@ -1,0 +1,117 @@
+"""CSTrack's scale-aware attention network (SAAN, Liang et al., IEEE TIP 2022, arXiv 2010.12138,
+Sec. III-C).
+
+The identity embedding is read from three levels of the (REN-decoupled) neck, at strides 8,
+16 and 32. Each level gets a 3x3 conv, is brought to the stride-8 grid, and a spatial
+attention map re-weights its locations; the levels are concatenated, a channel attention map
+re-weights the channels, and a 3x3 conv gives the embedding. Both attentions are applied
+with a residual: X + X * A.
+"""
+from typing import Dict, Tuple
+
+import torch
+import torch.nn.functional as F
+from detectron2.layers import Conv2d, get_norm
+from torch import nn
+
+# Slope of the LeakyReLU inside the channel attention's shared layers (the authors' code).
+LEAKY_SLOPE = 0.3
+
+
+class SpatialAttention(nn.Module):
+    """A_s = sigmoid(conv_7x7([mean_c(X); max_c(X)])), (B, 1, H, W) for X (B, C, H, W):
+    the average and the maximum over the channels, as CBAM's spatial attention."""
+
+    def __init__(self, kernel_size: int = 7):
+        super().__init__()
+        self.conv = nn.Conv2d(2, 1, kernel_size, padding=kernel_size // 2, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pooled = torch.cat([x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)], dim=1)
+        return torch.sigmoid(self.conv(pooled))
+
+
+class ChannelAttention(nn.Module):
+    """A_c = sigmoid(g(avg(X)) + g(max(X))), (B, C, 1, 1) for X (B, C, H, W), with global
+    average and max pooling and g shared by both.
+
+    g is a 1D conv across neighbouring channels (as ECA-Net) then a fully connected layer
+    over all channels. Between them, LayerNorm + LeakyReLU(0.3) as the authors' code: the
+    paper names only the conv and the FC, and without a nonlinearity two linear layers
+    would collapse into one.
+    """
+
+    def __init__(self, channels: int, kernel_size: int = 3):
+        super().__init__()
+        self.conv = nn.Conv1d(1, 1, kernel_size, padding=kernel_size // 2, bias=False)
+        self.norm = nn.LayerNorm(channels)
+        self.fc = nn.Linear(channels, channels, bias=False)
+
+    def _shared(self, pooled: torch.Tensor) -> torch.Tensor:
+        """g on (B, C) pooled statistics."""
+        mixed = self.conv(pooled[:, None, :])[:, 0]
+        return self.fc(F.leaky_relu(self.norm(mixed), LEAKY_SLOPE))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = self._shared(x.mean(dim=(2, 3))) + self._shared(x.amax(dim=(2, 3)))
+        return torch.sigmoid(logits)[:, :, None, None]
+
+
+class ScaleAwareAttention(nn.Module):
+    """SAAN: {level: (B, C_l, H_l, W_l)} -> embedding map (B, embed_dim, H_8, W_8).
+
+    ``in_channels`` lists the levels finest first: the first one (stride 8) sets the output
+    grid, and every other level is resized to exactly its size, odd sizes included.
+    """
+
+    def __init__(self, in_channels: Dict[str, int], embed_dim: int = 512, mid_channels: int = 256,
+                 norm: str = "BN"):
+        super().__init__()
+        self.level_names = list(in_channels)
+        # A 3x3 conv per level to mid_channels (256 in the authors' code, which also uses
+        # conv + BN + activation here), run before the upsampling, as there: the same conv
+        # at a quarter or a sixteenth of the cost.
+        self.level_convs = nn.ModuleDict({
+            name: Conv2d(channels, mid_channels, kernel_size=3, padding=1, bias=not norm,
+                         norm=get_norm(norm, mid_channels), activation=F.relu)
+            for name, channels in in_channels.items()
+        })
+        self.spatial = nn.ModuleDict({name: SpatialAttention() for name in in_channels})
+        self.channel = ChannelAttention(mid_channels * len(in_channels))
+        self.embed = nn.Conv2d(mid_channels * len(in_channels), embed_dim, kernel_size=3, padding=1)
+
+    def _attend(self, levels: Dict[str, torch.Tensor]) -> Tuple[torch.Tensor, Dict[str, torch.Tensor], torch.Tensor]:
+        """The embedding, the spatial maps {level: (B, 1, H_8, W_8)} and the channel map
+        (B, L * mid_channels, 1, 1)."""
+        missing = [name for name in self.level_names if name not in levels]
+        if missing:
+            raise ValueError(f"ScaleAwareAttention: no feature for level(s) {missing}; expected "
+                             f"{self.level_names}, got {list(levels)}")
+        size = levels[self.level_names[0]].shape[-2:]
+        larger = [name for name in self.level_names[1:] if any(s > t for s, t in zip(levels[name].shape[-2:], size))]
+        if larger:
+            raise ValueError(f"ScaleAwareAttention: level(s) {larger} are larger than the first level "
+                             f"{self.level_names[0]!r} ({tuple(size)}); list the stride-8 level first")
+        aligned, spatial_maps = [], {}
+        for name in self.level_names:
+            x = self.level_convs[name](levels[name])
+            if x.shape[-2:] != size:
+                # Bilinear, to the exact stride-8 size. The authors' code uses learnt
+                # depthwise transposed convs (x2, x4), which only reach 2x / 4x the input
+                # size and so miss an odd stride-8 size; bilinear is the standard,
+                # parameter-free choice.
+                x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+            spatial_maps[name] = self.spatial[name](x)
+            aligned.append(x + x * spatial_maps[name])  # spatial attention with residual (Sec. III-C)
+        fused = torch.cat(aligned, dim=1)
+        channel_map = self.channel(fused)
+        fused = fused + fused * channel_map  # channel attention with residual (Sec. III-C)
+        return self.embed(fused), spatial_maps, channel_map
+
+    def attention_maps(self, levels: Dict[str, torch.Tensor]) -> Tuple[Dict[str, torch.Tensor], torch.Tensor]:
+        """The spatial maps {level: (B, 1, H_8, W_8)} and the channel map (B, L * mid_channels, 1, 1)."""
+        _, spatial_maps, channel_map = self._attend(levels)
+        return spatial_maps, channel_map
+
+    def forward(self, levels: Dict[str, torch.Tensor]) -> torch.Tensor:
+        return self._attend(levels)[0]

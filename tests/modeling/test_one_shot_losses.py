@@ -1,0 +1,57 @@
+"""ID losses and loss balance of the one-shot model, against hand computations."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from detectron2.structures import Instances
+
+from mot_heads.modeling.one_shot.id_losses import CrossEntropyIDLoss, embedding_scale
+from mot_heads.modeling.one_shot.loss_balance import UncertaintyWeighting
+
+
+def targets(*identities):
+    out = []
+    for ids in identities:
+        t = Instances((8, 8))
+        t.gt_identities = torch.tensor(ids, dtype=torch.int64)
+        out.append(t)
+    return out
+
+
+def test_cross_entropy_id_loss_by_hand_and_boxes_without_identity_left_out():
+    loss = CrossEntropyIDLoss(embed_dim=2, num_identities=3)
+    assert loss.scale == pytest.approx(math.sqrt(2) * math.log(2))
+    with torch.no_grad():
+        loss.classifier.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]]))
+        loss.classifier.bias.zero_()
+    embeddings = [torch.tensor([[3.0, 4.0], [5.0, 5.0]]), torch.tensor([[0.0, -2.0]])]
+    value = loss(embeddings, targets([1, -1], [2]), None)["loss_id"]
+    s = loss.scale  # normalised: (0.6, 0.8) with identity 1, (0, -1) with identity 2
+    first = -math.log(math.exp(0.8 * s) / (math.exp(0.6 * s) + math.exp(0.8 * s) + math.exp(-0.6 * s)))
+    second = -math.log(math.exp(0.0) / (math.exp(0.0) + math.exp(-s) + math.exp(0.0)))  # logits (0, -s, 0)
+    assert value.item() == pytest.approx((first + second) / 2, rel=1e-6)
+
+
+def test_id_loss_without_identities_is_zero_with_a_graph():
+    loss = CrossEntropyIDLoss(embed_dim=4, num_identities=10)
+    value = loss([torch.randn(2, 4, requires_grad=True)], targets([-1, -1]), None)["loss_id"]
+    assert value.item() == 0.0 and value.requires_grad
+    with pytest.raises(ValueError, match="no track ids"):
+        CrossEntropyIDLoss(embed_dim=4, num_identities=0)
+
+
+def test_embedding_scale_of_fairmot():
+    assert embedding_scale(538) == pytest.approx(math.sqrt(2) * math.log(537))
+
+
+def test_uncertainty_weighting_values_and_gradients():
+    balance = UncertaintyWeighting(det_log_var=-1.85, id_log_var=-1.05)
+    terms = balance(torch.tensor(2.0), torch.tensor(3.0))
+    total = sum(terms.values())
+    expected = 0.5 * (math.exp(1.85) * 2.0 + math.exp(1.05) * 3.0 - 1.85 - 1.05)
+    assert total.item() == pytest.approx(expected, rel=1e-6)
+    total.backward()
+    # dL/ds = 1/2 (1 - exp(-s) L): the variance grows while the task loss is large
+    assert balance.det_log_var.grad.item() == pytest.approx(0.5 * (1 - math.exp(1.85) * 2.0), rel=1e-6)
+    assert balance.id_log_var.grad.item() == pytest.approx(0.5 * (1 - math.exp(1.05) * 3.0), rel=1e-6)
