@@ -23,3 +23,4 @@ benchmark: setup
 	$(PY) benchmarks/tracker_update.py
 	$(PY) benchmarks/evaluation.py
 	$(PY) benchmarks/siammot_speed.py
+	$(PY) benchmarks/oneshot_speed.py

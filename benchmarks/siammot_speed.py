@@ -21,59 +21,28 @@ frame pairs for SiamMOT.
 """
 import argparse
 import itertools
-import os
-import platform
-import shlex
 import statistics
-import sys
 import tempfile
 import time
 
 import numpy as np
 import torch
-from detectron2.config import get_cfg
 from detectron2.data.detection_utils import build_augmentation
 from detectron2.engine import SimpleTrainer
-from detectron2.modeling import build_model
 from detectron2.solver import build_lr_scheduler, build_optimizer
 from detectron2.utils.events import EventStorage
 from tabulate import tabulate
 
-from mot_heads import add_mot_config
 from mot_heads.cli.demo import model_input
 from mot_heads.data import SyntheticConfig, build_mot_train_loader, generate_dataset, register_synthetic
 
-CONFIGS = os.path.join(os.path.dirname(__file__), "..", "configs", "quick_schedules")
-DETECTOR = "faster_rcnn_R18_FPN_GN_synthetic.yaml"
-EMM = "siammot_EMM_R18_FPN_GN_synthetic.yaml"
-IMM = "siammot_IMM_R18_FPN_GN_synthetic.yaml"
+from speed_common import SEED, WARMUP, describe_run, interleaved_medians, load_cfg, parse_resolutions, seeded_model
+
+DETECTOR = "quick_schedules/faster_rcnn_R18_FPN_GN_synthetic.yaml"
+EMM = "quick_schedules/siammot_EMM_R18_FPN_GN_synthetic.yaml"
+IMM = "quick_schedules/siammot_IMM_R18_FPN_GN_synthetic.yaml"
 TRACKS = (10, 50)
 GOAL = 0.25  # the EMM track head may add at most this fraction to the detector's frame time
-WARMUP = 2
-SEED = 0
-
-
-def load_cfg(config_file: str, *opts):
-    """A quick-schedule config on CPU with ``opts`` merged."""
-    cfg = add_mot_config(get_cfg())
-    cfg.merge_from_file(os.path.join(CONFIGS, config_file))
-    cfg.merge_from_list(["MODEL.DEVICE", "cpu", *opts])
-    return cfg
-
-
-def seeded_model(cfg):
-    """The model of ``cfg`` with the weights of ``SEED``."""
-    torch.manual_seed(SEED)
-    return build_model(cfg)
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
-    except OSError:
-        names = []
-    return names[0] if names else platform.processor() or "unknown"
 
 
 def random_boxes(rng: np.random.Generator, count: int, width: int, height: int) -> torch.Tensor:
@@ -98,22 +67,6 @@ def tracking_step(model, previous: dict, frame: dict, boxes: torch.Tensor):
     return step
 
 
-def interleaved_medians(calls: dict, repeats: int) -> dict:
-    """Median seconds and detections of each call; the calls take turns in each repeat
-    so that a change of machine load hits them alike."""
-    for call in calls.values():
-        for _ in range(WARMUP):
-            call()
-    times = {key: [] for key in calls}
-    detections = {}
-    for _ in range(repeats):
-        for key, call in calls.items():
-            start = time.perf_counter()
-            detections[key] = len(call())
-            times[key].append(time.perf_counter() - start)
-    return {key: (statistics.median(times[key]), detections[key]) for key in calls}
-
-
 def inference_rows(width: int, height: int, repeats: int):
     """Table rows of one resolution and the EMM overhead at the largest track count."""
     opts = ["INPUT.MIN_SIZE_TEST", min(width, height), "INPUT.MAX_SIZE_TEST", max(width, height)]
@@ -134,7 +87,8 @@ def inference_rows(width: int, height: int, repeats: int):
     rows = []
     for (name, n), (seconds, detections) in results.items():
         overhead = f"{100 * (seconds / detector_seconds - 1):+.1f}" if n else ""
-        rows.append([f"{width}x{height}", name, n, f"{1000 * seconds:.1f}", f"{1 / seconds:.2f}", overhead, detections])
+        rows.append([f"{width}x{height}", name, n, f"{1000 * seconds:.1f}", f"{1 / seconds:.2f}", overhead,
+                     len(detections)])
     return rows, results[("detector + EMM", TRACKS[-1])][0] / detector_seconds - 1
 
 
@@ -173,17 +127,15 @@ def main():
     parser.add_argument("--repeats", type=int, default=10, help="timed frames per inference row")
     parser.add_argument("--train-repeats", type=int, default=5, help="timed iterations per training row")
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
-    parser.add_argument("--resolutions", default="320x192,960x540", help="WIDTHxHEIGHT frames, comma-separated")
+    parser.add_argument("--resolutions", type=parse_resolutions, default="320x192,960x540",
+                        help="WIDTHxHEIGHT frames, comma-separated")
     parser.add_argument("--skip-training", action="store_true", help="time inference only")
     args = parser.parse_args()
-    resolutions = [tuple(map(int, r.lower().split("x"))) for r in args.resolutions.split(",")]
-    torch.set_num_threads(args.threads)
-    print(f"command: {shlex.join([sys.executable] + sys.argv)}")
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU: {cpu_model()}")
+    describe_run(args.threads)
     print(f"weights: untrained (seed {SEED}); median of {args.repeats} frames after {WARMUP} warm-up frames\n")
     rows, overheads = [], []
     with torch.no_grad():
-        for width, height in resolutions:
+        for width, height in args.resolutions:
             resolution_rows, overhead = inference_rows(width, height, args.repeats)
             rows += resolution_rows
             overheads.append((f"{width}x{height}", overhead))
