@@ -3,13 +3,14 @@ to embed identities on the synthetic set; the JDE cascade then tracks held-out v
 (end-of-training EvalHook)."""
 from .short_training import train_short
 
-ITERATIONS = 300
-# In percent; an untrained model finds nothing (MOTA <= 0, IDF1 0).
-MIN_MOTA, MIN_IDF1 = 40.0, 55.0
+ITERATIONS = 250
+# In percent; an untrained model finds nothing (MOTA <= 0, IDF1 0). Measured after 300
+# iterations: MOTA 74.4, IDF1 85.5, HOTA 67.8, box AP50 90.7, no id switch.
+MIN_MOTA, MIN_IDF1 = 45.0, 60.0
 
 
 def test_cstrack_learns_to_track(tmp_path):
-    logged = train_short(tmp_path, "cstrack_R18_FPN_GN_synthetic.yaml", "oslearn", ITERATIONS, (240, 280))
+    logged = train_short(tmp_path, "cstrack_R18_FPN_GN_synthetic.yaml", "oslearn", ITERATIONS, (200, 235))
     trained = [m for m in logged if "tracking/MOTA" in m][-1]
     assert trained["tracking/MOTA"] >= MIN_MOTA and trained["tracking/IDF1"] >= MIN_IDF1, trained
     id_losses = [m["loss_id"] for m in logged if "loss_id" in m]
