@@ -67,3 +67,21 @@ def test_bad_input_exits_with_one_line(tmp_path, weights, capsys, case):
     assert exit_info.value.code == 2
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and error[0].startswith("error: ")
+
+
+def test_demo_tracks_with_a_one_shot_model_and_the_jde_cascade(synthetic_root, tmp_path):
+    config = os.path.join(os.path.dirname(CONFIG), "cstrack_R18_FPN_GN_synthetic.yaml")
+    torch.manual_seed(0)
+    cfg = add_mot_config(get_cfg())
+    cfg.merge_from_file(config)
+    cfg.merge_from_list(["MODEL.DEVICE", "cpu", "MODEL.ONE_SHOT.ID_LOSS.NUM_IDENTITIES", 10])
+    model = MOTTrainer.build_model(cfg)
+    with torch.no_grad():
+        model.size_head[2].bias.fill_(3.0)  # untrained boxes would be empty: make them 3 x 3 cells
+    DetectionCheckpointer(model, str(tmp_path)).save("one_shot")
+    sequence = os.path.join(synthetic_root, "val", "synth-val-00")
+    main(["--config-file", config, "--input", sequence, "--output", str(tmp_path / "out"),
+          "MODEL.WEIGHTS", str(tmp_path / "one_shot.pth"), "MODEL.DEVICE", "cpu",
+          "MODEL.ONE_SHOT.ID_LOSS.NUM_IDENTITIES", "10", "TRACKER.PARAMS", "['det_threshold=0.0']"])
+    results = read_mot_results(str(tmp_path / "out" / "synth-val-00.txt"), "synth-val-00", 12)
+    assert len(results.frames) and len(set(results.ids.tolist())) > 1

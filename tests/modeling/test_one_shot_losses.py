@@ -3,8 +3,10 @@ import math
 
 import pytest
 import torch
-import torch.nn.functional as F
+from detectron2.config import get_cfg
 from detectron2.structures import Instances
+
+from mot_heads import add_mot_config
 
 from mot_heads.modeling.one_shot.id_losses import CrossEntropyIDLoss, embedding_scale
 from mot_heads.modeling.one_shot.loss_balance import UncertaintyWeighting
@@ -55,3 +57,12 @@ def test_uncertainty_weighting_values_and_gradients():
     # dL/ds = 1/2 (1 - exp(-s) L): the variance grows while the task loss is large
     assert balance.det_log_var.grad.item() == pytest.approx(0.5 * (1 - math.exp(1.85) * 2.0), rel=1e-6)
     assert balance.id_log_var.grad.item() == pytest.approx(0.5 * (1 - math.exp(1.05) * 3.0), rel=1e-6)
+
+
+def test_identity_count_without_registered_training_data_is_a_clear_error():
+    cfg = add_mot_config(get_cfg())
+    cfg.DATASETS.TRAIN = ("no_such_training_set",)
+    with pytest.raises(KeyError, match="set MODEL.ONE_SHOT.ID_LOSS.NUM_IDENTITIES"):
+        CrossEntropyIDLoss(cfg, 8)
+    cfg.MODEL.ONE_SHOT.ID_LOSS.NUM_IDENTITIES = 7
+    assert CrossEntropyIDLoss(cfg, 8).classifier.out_features == 7

@@ -6,17 +6,21 @@ gt box of each image (a list of (N_i, D) tensors), the images' gt ``Instances`` 
 ``ImageList`` (for losses that look at the images, e.g. a distillation teacher). It
 returns a dict of losses; the model weighs their sum against the detection loss.
 """
+import logging
 import math
 from typing import Dict, List
 
 import torch
 import torch.nn.functional as F
 from detectron2.config import configurable
+from detectron2.data import DatasetCatalog
 from detectron2.structures import ImageList, Instances
 from detectron2.utils.registry import Registry
 from torch import nn
 
 from ...data.identities import IdentityIndex
+
+logger = logging.getLogger(__name__)
 
 ID_LOSS_REGISTRY = Registry("ID_LOSS")
 ID_LOSS_REGISTRY.__doc__ = "ID losses of the one-shot model, built as Loss(cfg, embed_dim)."
@@ -45,7 +49,15 @@ class CrossEntropyIDLoss(nn.Module):
 
     @classmethod
     def from_config(cls, cfg, embed_dim: int):
-        count = cfg.MODEL.ONE_SHOT.ID_LOSS.NUM_IDENTITIES or IdentityIndex(cfg.DATASETS.TRAIN).num_identities
+        count = cfg.MODEL.ONE_SHOT.ID_LOSS.NUM_IDENTITIES
+        if not count:
+            missing = [name for name in cfg.DATASETS.TRAIN if name not in DatasetCatalog.list()]
+            if missing:
+                raise KeyError(f"training datasets {missing} are not registered, so their identities cannot be "
+                               "counted: set MODEL.ONE_SHOT.ID_LOSS.NUM_IDENTITIES (the training log gives it)")
+            count = IdentityIndex(cfg.DATASETS.TRAIN).num_identities
+            logger.info("%d training identities in %s (MODEL.ONE_SHOT.ID_LOSS.NUM_IDENTITIES)", count,
+                        list(cfg.DATASETS.TRAIN))
         return {"embed_dim": embed_dim, "num_identities": count}
 
     def forward(self, embeddings: List[torch.Tensor], targets: List[Instances], images: ImageList
