@@ -58,6 +58,9 @@ class SyntheticConfig:
     person_probability: float = 0.6
     pixel_noise: float = 3.0
     image_ext: str = ".jpg"
+    # gt boxes: the part of each object inside the frame (True), or its full extent,
+    # also outside the frame, as MOT16/17 (False).
+    clip_boxes: bool = True
     # Public detections (detection_noise.py): an object is detected with probability
     # min(1, 0.3 + visibility), its box jittered by det_jitter of its size; Poisson
     # false positives per frame.
@@ -274,7 +277,8 @@ class SyntheticSequence:
                 box = obj.box(camera)
                 if not self._touches_view(box):
                     continue
-                box = np.clip(box, 0, [cfg.width, cfg.height, cfg.width, cfg.height])
+                if cfg.clip_boxes:
+                    box = np.clip(box, 0, [cfg.width, cfg.height, cfg.width, cfg.height])
                 x, y, w, h = box[0], box[1], box[2] - box[0], box[3] - box[1]
                 gt.append((frame, obj.track_id, x + 1, y + 1, w, h, 1, obj.category + 1, vis))
             det = simulate_detections(

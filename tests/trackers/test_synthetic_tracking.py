@@ -10,7 +10,10 @@ from mot_heads.evaluation import MOTSequence, evaluate_mot
 from trackers import Detections, Tracks, build_tracker
 from trackers.costs import iou_matrix
 
-CONFIG = SyntheticConfig(seed=11, num_frames=120)
+# Full-extent gt boxes (as MOT17), with which the figures below were measured. With the
+# in-frame boxes of the default set, JDE's Kalman gating loses objects entering the frame
+# (their boxes change shape fast): JDE with embeddings measured 0.897 / 0.747.
+CONFIG = SyntheticConfig(seed=11, num_frames=120, clip_boxes=False)
 NOISE = DetectionNoise(jitter=0.05, false_positives=0.5)
 EMBEDDING_NOISE = 0.3  # appearance noise at full visibility (simulate_embeddings)
 SEQUENCES = 3
