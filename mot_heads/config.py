@@ -36,6 +36,8 @@ def _add_pair_config(cfg: CN) -> None:
     # Video training: the second frame is drawn at most this many seconds from the
     # first, using the sequence's frame rate (paper: 1 s).
     cfg.INPUT.PAIR.MAX_SECONDS = 1.0
+    # When > 0, the window is this many frames instead (OUTrack's positive pairs: 20).
+    cfg.INPUT.PAIR.MAX_FRAMES = 0
     # Image training: the second frame is the same image cropped to a random fraction
     # of its side in this range, rescaled back, and shifted (a fake camera motion).
     cfg.INPUT.PAIR.CROP_SCALE = (0.8, 1.0)
@@ -122,10 +124,22 @@ def _add_one_shot_config(cfg: CN) -> None:
     one_shot.EMBED_DIM = 128
     one_shot.ID_LOSS = CN()
     # A name in mot_heads.modeling.one_shot.ID_LOSS_REGISTRY: "CrossEntropyIDLoss"
-    # (JDE / FairMOT identity classification over the training identities).
+    # (JDE / FairMOT identity classification over the training identities) or
+    # "UnsupervisedIDLoss" (OUTrack, no track ids; see ID_LOSS.UNSUPERVISED).
     one_shot.ID_LOSS.NAME = "CrossEntropyIDLoss"
     # Number of training identities; 0 counts them in DATASETS.TRAIN (JDE's offsets).
     one_shot.ID_LOSS.NUM_IDENTITIES = 0
+    # OUTrack's unsupervised ReID loss ("UnsupervisedIDLoss", Liu et al., Eq. 1-8): no
+    # track id, trains on frame pairs (INPUT.TRAIN_MAPPER: "VideoPairMapper").
+    one_shot.ID_LOSS.UNSUPERVISED = CN()
+    # The placeholder column appended to the similarity matrix (Eq. 1-2): "mean" (the
+    # paper's dynamic mean of the off-diagonal similarities), "zero", or "none".
+    one_shot.ID_LOSS.UNSUPERVISED.PLACEHOLDER = "mean"
+    # Margin m of the inter-frame term (Eq. 4; paper: 0.5).
+    one_shot.ID_LOSS.UNSUPERVISED.MARGIN = 0.5
+    # Weight r of the negative-pair loss, the negative:positive ratio (Eq. 8; paper: 0.25);
+    # 0 turns negative pairs off (needed with PLACEHOLDER "none").
+    one_shot.ID_LOSS.UNSUPERVISED.NEGATIVE_RATIO = 0.25
     # Detection / ID balance: learnable task uncertainty (JDE, FairMOT) with FairMOT's
     # initial log variances; False sums det + ID_WEIGHT * id.
     one_shot.UNCERTAINTY_WEIGHTING = True
@@ -148,6 +162,21 @@ def _add_one_shot_config(cfg: CN) -> None:
     # (the tracker applies its own detection threshold).
     one_shot.TOPK_TEST = 500
     one_shot.SCORE_THRESH_TEST = 0.05
+    # OUTrack's occlusion estimation (Sec. 3.3): a heatmap + offset head beside the
+    # detection heads, on the fused stride-4 map, predicting the centres of valid
+    # occlusions: overlaps of two boxes covering more than OVERLAP_THRESHOLD (tau = 0.7,
+    # Eq. 9) of the smaller box. Its loss (focal + L1 offset, Eq. 11-13) enters the total
+    # with LOSS_WEIGHT (0.5, Eq. 14). Inference keeps TOPK_TEST peaks above
+    # SCORE_THRESH_TEST (our choices; the tracker applies its own threshold).
+    one_shot.OCCLUSION = CN()
+    one_shot.OCCLUSION.ENABLED = False
+    one_shot.OCCLUSION.OVERLAP_THRESHOLD = 0.7
+    one_shot.OCCLUSION.HEAD_CONV = 256
+    one_shot.OCCLUSION.LOSS_WEIGHT = 0.5
+    one_shot.OCCLUSION.OFFSET_WEIGHT = 1.0
+    one_shot.OCCLUSION.MAX_OCCLUSIONS = 500
+    one_shot.OCCLUSION.TOPK_TEST = 100
+    one_shot.OCCLUSION.SCORE_THRESH_TEST = 0.1
 
 
 def fall_back_to_cpu(cfg: CN) -> CN:

@@ -102,17 +102,23 @@ class TrackPool:
         """Tracks ``tracks[i]`` observed as detections ``dets[i]`` in ``frame``."""
         if len(tracks) == 0:
             return
-        measured = self.kalman.measure(detections.boxes[dets])
-        self.mean[tracks], self.cov[tracks] = self.kalman.update(self.mean[tracks], self.cov[tracks], measured)
-        self.scores[tracks] = detections.scores[dets]
-        self.hits[tracks] += 1
-        self.last_frame[tracks] = frame
-        confirmed = (self.states[tracks] == TrackState.LOST) | (self.hits[tracks] >= self.min_hits)
-        self.states[tracks[confirmed]] = TrackState.TRACKED
+        self.observe(tracks, detections.boxes[dets], detections.scores[dets], frame)
         if self.embedding_momentum is not None:
             m = self.embedding_momentum
             smoothed = m * self.embeddings[tracks] + (1.0 - m) * _unit(detections.embeddings[dets])
             self.embeddings[tracks] = _unit(smoothed)
+
+    def observe(self, tracks: np.ndarray, boxes: np.ndarray, scores: np.ndarray, frame: int) -> None:
+        """Tracks ``tracks`` seen at xyxy ``boxes`` with ``scores`` in ``frame``; appearance
+        templates are left as they are (:meth:`match` updates them; OUTrack's refound
+        occluded objects have no embedding)."""
+        measured = self.kalman.measure(boxes)
+        self.mean[tracks], self.cov[tracks] = self.kalman.update(self.mean[tracks], self.cov[tracks], measured)
+        self.scores[tracks] = scores
+        self.hits[tracks] += 1
+        self.last_frame[tracks] = frame
+        confirmed = (self.states[tracks] == TrackState.LOST) | (self.hits[tracks] >= self.min_hits)
+        self.states[tracks[confirmed]] = TrackState.TRACKED
 
     def miss(self, tracks: np.ndarray) -> None:
         """Tracks ``tracks`` not observed this frame: tentative ones die, tracked ones are lost."""

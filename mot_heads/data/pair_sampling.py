@@ -263,16 +263,19 @@ def index_videos(dataset_names: Sequence[str]) -> Tuple[DatasetFromList, Dict[st
 class VideoPairMapper(ImagePairMapper):
     """Video training pairs (Sec. 5.2): the second frame is drawn uniformly among the
     other frames of the same video at most ``round(max_seconds * frame_rate)`` frames
-    away; a dict whose video offers none trains as an image pair (see the module
+    away, or ``max_frames`` frames when that is > 0 (OUTrack's pairs: 20); a dict whose video offers none trains as an image pair (see the module
     docstring). The videos of ``dataset_names`` are indexed at construction."""
 
     @configurable
-    def __init__(self, is_train: bool = True, *, dataset_names: Sequence[str], max_seconds: float, **kwargs):
+    def __init__(self, is_train: bool = True, *, dataset_names: Sequence[str], max_seconds: float,
+                 max_frames: int = 0, **kwargs):
         if max_seconds < 0:
             raise ValueError(f"INPUT.PAIR.MAX_SECONDS must be >= 0, got {max_seconds}")
+        if max_frames < 0:
+            raise ValueError(f"INPUT.PAIR.MAX_FRAMES must be >= 0, got {max_frames}")
         super().__init__(is_train, **kwargs)
         self.dataset_names = tuple(dataset_names)
-        self.max_seconds = max_seconds
+        self.max_seconds, self.max_frames = max_seconds, max_frames
         self._frames, self._videos = index_videos(dataset_names)
 
     @classmethod
@@ -281,6 +284,7 @@ class VideoPairMapper(ImagePairMapper):
             **super().from_config(cfg, is_train),
             "dataset_names": cfg.DATASETS.TRAIN,
             "max_seconds": cfg.INPUT.PAIR.MAX_SECONDS,
+            "max_frames": cfg.INPUT.PAIR.MAX_FRAMES,
         }
 
     def _second_frame(self, first: dict, image: np.ndarray) -> Tuple[dict, np.ndarray]:
@@ -293,7 +297,7 @@ class VideoPairMapper(ImagePairMapper):
         if own == len(frames) or frames[own] != frame_idx:
             raise ValueError(f"{first['file_name']}: frame {frame_idx} of video {first['video_id']} is not in "
                              f"the datasets {self.dataset_names} indexed by {type(self).__name__}")
-        window = round(self.max_seconds * first["frame_rate"])
+        window = self.max_frames or round(self.max_seconds * first["frame_rate"])
         low = np.searchsorted(frames, frame_idx - window)
         high = np.searchsorted(frames, frame_idx + window, side="right")
         if high - low < 2:  # no other frame within the window

@@ -18,7 +18,7 @@ from torch import nn
 from trackers import Tracker, Tracks, build_tracker_for_video
 from trackers.siammot import SiamMOTSolver
 
-from .records import instances_to_detections
+from .records import instances_to_detections, output_to_detections
 
 
 class SiamMOTDriver:
@@ -67,8 +67,8 @@ class DetectorDriver:
 
     @torch.no_grad()
     def step(self, frame: dict) -> Tuple[Instances, Tracks]:
-        detections = self.model([frame])[0]["instances"]
-        return detections, self.tracker.update(instances_to_detections(detections))
+        output = self.model([frame])[0]
+        return output["instances"], self.tracker.update(output_to_detections(output))
 
 
 def build_driver(model, tracker_name: str, frame_rate: float, tracker_params: Dict[str, object]):

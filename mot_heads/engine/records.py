@@ -1,4 +1,8 @@
 """Model outputs (Detectron2 ``Instances``) as the per-frame records of ``trackers``."""
+from typing import Dict
+
+import numpy as np
+import torch
 from detectron2.structures import Instances
 
 from trackers import Detections
@@ -15,3 +19,16 @@ def instances_to_detections(instances: Instances) -> Detections:
     return Detections(
         instances.pred_boxes.tensor.numpy(), instances.scores.numpy(), instances.pred_classes.numpy(), embeddings
     )
+
+
+def output_to_detections(output: Dict[str, object]) -> Detections:
+    """One image's model output as a record: its ``instances``, and OUTrack's occlusion
+    peaks (``"occlusions"``: ``centers``, ``scores``) as the extras the outrack tracker reads."""
+    record = instances_to_detections(output["instances"])
+    if "occlusions" in output:
+        occlusions: Dict[str, torch.Tensor] = output["occlusions"]
+        record.extras.update(
+            occlusion_centers=occlusions["centers"].cpu().numpy().astype(np.float64).reshape(-1, 2),
+            occlusion_scores=occlusions["scores"].cpu().numpy().astype(np.float64).reshape(-1),
+        )
+    return record

@@ -21,7 +21,7 @@ from detectron2.utils import comm
 
 from trackers import Tracks, build_tracker_for_video
 
-from ..engine.records import instances_to_detections
+from ..engine.records import output_to_detections
 from ..engine.tracking import run_tracker, tracks_to_sequence
 from .mot_files import MOTSequence, read_mot_gt, write_mot_results
 from .mot_metrics import COUNT_KEYS, METRIC_KEYS, evaluate_mot, format_table
@@ -74,7 +74,7 @@ class MOTEvaluator(DatasetEvaluator):
         for inp, out in zip(inputs, outputs):
             # A model with its tracker in the loop (SiamMOT) gives its tracks; others
             # give detections, tracked in ``evaluate``.
-            frame = out["tracks"] if "tracks" in out else instances_to_detections(out["instances"])
+            frame = out["tracks"] if "tracks" in out else output_to_detections(out)
             self._frames.append((inp["video_id"], inp["frame_idx"], frame))
 
     def _sequences(self) -> Dict[str, dict]:

@@ -96,6 +96,17 @@ def test_video_pair_is_another_frame_of_the_video_within_max_seconds(datasets):
     assert set(offsets) == set(range(-5, 0)) | set(range(1, 6))
 
 
+def test_video_pair_window_in_frames_overrides_seconds(datasets):
+    cfg = pair_cfg("DATASETS.TRAIN", (datasets["synthetic"],), "INPUT.PAIR.MAX_SECONDS", 0.5,
+                   "INPUT.PAIR.MAX_FRAMES", 2)
+    mapper = VideoPairMapper(cfg, is_train=True)
+    np.random.seed(0)
+    offsets = {mapper(r)["pair"]["frame_idx"] - r["frame_idx"] for r in DatasetCatalog.get(datasets["synthetic"])}
+    assert offsets == {-2, -1, 1, 2}
+    with pytest.raises(ValueError, match="MAX_FRAMES"):
+        VideoPairMapper(pair_cfg("DATASETS.TRAIN", (datasets["synthetic"],), "INPUT.PAIR.MAX_FRAMES", -1))
+
+
 def test_pairs_are_deterministic_given_the_seed(datasets):
     mapper = VideoPairMapper(pair_cfg("DATASETS.TRAIN", (datasets["synthetic"],)), is_train=True)
     record = DatasetCatalog.get(datasets["synthetic"])[4]

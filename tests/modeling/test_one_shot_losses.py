@@ -28,7 +28,7 @@ def test_cross_entropy_id_loss_by_hand_and_boxes_without_identity_left_out():
         loss.classifier.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]]))
         loss.classifier.bias.zero_()
     embeddings = [torch.tensor([[3.0, 4.0], [5.0, 5.0]]), torch.tensor([[0.0, -2.0]])]
-    value = loss(embeddings, targets([1, -1], [2]), None)["loss_id"]
+    value = loss(embeddings, targets([1, -1], [2]), None, [{}, {}])["loss_id"]
     s = loss.scale  # normalised: (0.6, 0.8) with identity 1, (0, -1) with identity 2
     first = -math.log(math.exp(0.8 * s) / (math.exp(0.6 * s) + math.exp(0.8 * s) + math.exp(-0.6 * s)))
     second = -math.log(math.exp(0.0) / (math.exp(0.0) + math.exp(-s) + math.exp(0.0)))  # logits (0, -s, 0)
@@ -37,7 +37,7 @@ def test_cross_entropy_id_loss_by_hand_and_boxes_without_identity_left_out():
 
 def test_id_loss_without_identities_is_zero_with_a_graph():
     loss = CrossEntropyIDLoss(embed_dim=4, num_identities=10)
-    value = loss([torch.randn(2, 4, requires_grad=True)], targets([-1, -1]), None)["loss_id"]
+    value = loss([torch.randn(2, 4, requires_grad=True)], targets([-1, -1]), None, [{}])["loss_id"]
     assert value.item() == 0.0 and value.requires_grad
     with pytest.raises(ValueError, match="no track ids"):
         CrossEntropyIDLoss(embed_dim=4, num_identities=0)
@@ -66,3 +66,9 @@ def test_identity_count_without_registered_training_data_is_a_clear_error():
         CrossEntropyIDLoss(cfg, 8)
     cfg.MODEL.ONE_SHOT.ID_LOSS.NUM_IDENTITIES = 7
     assert CrossEntropyIDLoss(cfg, 8).classifier.out_features == 7
+
+
+def test_cross_entropy_id_loss_needs_identities_from_the_mapper():
+    loss = CrossEntropyIDLoss(embed_dim=2, num_identities=3)
+    with pytest.raises(ValueError, match="IdentityMapper"):
+        loss([torch.zeros(1, 2)], [Instances((8, 8))], None, [{}])

@@ -80,3 +80,41 @@ def test_features_must_start_at_stride_4():
         tiny_model("MODEL.ONE_SHOT.IN_FEATURES", ["p3", "p4", "p5"])
     with pytest.raises(ValueError, match=r"asks for backbone features \['up2'\]"):
         tiny_model("MODEL.ONE_SHOT.IN_FEATURES", ["up2", "p3"])
+
+
+def test_frame_pairs_train_flattened_with_the_occlusion_head():
+    model = tiny_model("MODEL.ONE_SHOT.OCCLUSION.ENABLED", True, "MODEL.ONE_SHOT.OCCLUSION.HEAD_CONV", 8)
+    model.train()
+    with EventStorage() as storage:
+        losses = model([dict(frame(), pair=frame()), dict(frame(), pair=frame())])
+        logged = storage.latest()
+    assert set(losses) == {"loss_det_weighted", "loss_id_weighted", "loss_uncertainty", "loss_occlusion_weighted"}
+    # the two boxes overlap by less than 0.7 of the smaller one: no valid occlusion, only negatives
+    assert logged["loss_occlusion_offset"][0] == 0.0 and logged["loss_occlusion_heatmap"][0] > 0
+    torch.testing.assert_close(losses["loss_occlusion_weighted"],
+                               torch.tensor(0.5 * (logged["loss_occlusion_heatmap"][0] + 0.0)))
+    sum(losses.values()).backward()
+    assert [n for n, p in model.named_parameters() if p.grad is None] == []
+    with pytest.raises(ValueError, match="mixes frame pairs and single frames"):
+        model([dict(frame(), pair=frame()), frame()])
+
+
+def test_inference_gives_occlusion_centres_in_input_pixels():
+    model = tiny_model("MODEL.ONE_SHOT.OCCLUSION.ENABLED", True, "MODEL.ONE_SHOT.OCCLUSION.HEAD_CONV", 8,
+                       "MODEL.ONE_SHOT.OCCLUSION.SCORE_THRESH_TEST", 0.5)
+    model.eval()
+    with torch.no_grad():
+        head = model.occlusion.heatmap[2]
+        head.weight.zero_()
+        head.bias.fill_(-10.0)
+        model.occlusion.offset[2].weight.zero_()
+        model.occlusion.offset[2].bias.fill_(0.5)
+        maps = model.predict_maps(model.preprocess_image([frame(with_targets=False)]))
+    heatmap = torch.full_like(maps["occlusion"]["heatmap"], -10.0)
+    heatmap[0, 0, 3, 5] = 2.0  # one peak at cell (x 5, y 3) of the stride-4 map
+    model.predict_maps = lambda images: {**maps, "occlusion": {**maps["occlusion"], "heatmap": heatmap}}
+    with torch.no_grad():
+        out = model([frame(with_targets=False)])[0]
+    # (cell + offset 0.5) * stride 4, then x2 to the 192 x 128 input
+    torch.testing.assert_close(out["occlusions"]["centers"], torch.tensor([[44.0, 28.0]]))
+    torch.testing.assert_close(out["occlusions"]["scores"], torch.sigmoid(torch.tensor([2.0])))

@@ -7,4 +7,5 @@ from .ren import RelationEnhancement, RelationMaps, TaskDecoupler, reciprocal_re
 from .saan import ChannelAttention, ScaleAwareAttention, SpatialAttention
 from .id_losses import ID_LOSS_REGISTRY, CrossEntropyIDLoss
 from .loss_balance import UncertaintyWeighting
+from .unsupervised_id import UnsupervisedIDLoss, adaptive_temperature, association_matrix
 from .meta_arch import OneShotMOT

@@ -15,6 +15,11 @@ from typing import Dict, Tuple
 
 import torch
 import torch.nn.functional as F
+from torch import nn
+
+# CornerNet / CenterNet's radius lives in the tracker package (plain numpy, which the
+# trackers cannot import from here: OUTrack's occlusion scores use it too); re-exported.
+from trackers.gaussian import gaussian_radius  # noqa: F401
 
 # CenterNet's `_sigmoid`: heatmap probabilities are clamped to [1e-4, 1 - 1e-4] before
 # the logarithms of Eq. 1, so that saturated logits give a finite loss.
@@ -30,45 +35,19 @@ def _size_channels(size_format: str) -> int:
     return SIZE_CHANNELS[size_format]
 
 
-def gaussian_radius(height: float, width: float, min_overlap: float = 0.7, exact: bool = False) -> float:
-    """Radius of the Gaussian peak of an object of ``height`` x ``width`` cells (CornerNet
-    Sec. 3.2, reused by CenterNet Sec. 3 and FairMOT).
+# CenterNet's initial heatmap bias: a prior probability of 0.1 at every cell.
+HEATMAP_PRIOR = 0.1
 
-    CornerNet picks r such that moving each corner of the box by up to r (along x and y)
-    keeps IoU >= o = ``min_overlap``. Three placements of the two corners bound it, each a
-    quadratic in r whose smallest positive root is the limit:
 
-    1. both corners moved the same way (the box translated by (r, r)):
-       (w - r)(h - r) / (2wh - (w - r)(h - r)) = o  ->  r^2 - (w + h) r + wh (1 - o) / (1 + o) = 0
-    2. both corners inside (the box shrunk by r on every side):
-       (w - 2r)(h - 2r) / (wh) = o  ->  4 r^2 - 2 (w + h) r + (1 - o) wh = 0
-    3. both corners outside (the box grown by r on every side):
-       wh / ((w + 2r)(h + 2r)) = o  ->  4o r^2 + 2o (w + h) r - (1 - o) wh = 0
-
-    ``exact=True`` returns the smallest of the three roots: every box whose corners lie
-    within r of the true ones has IoU >= o (shrinking by r costs more IoU than
-    growing or translating by r, so case 2 gives it).
-
-    ``exact=False`` (default) returns what CornerNet's and CenterNet's released
-    ``gaussian_radius`` returns, which FairMOT's code copies and trains with: the
-    code takes the larger roots (b + sqrt(b^2 - 4ac)) / 2 of cases 1 and 2, both
-    >= (w + h) / 2, and divides the root of case 3 by 2 instead of 2a = 8o, which gives
-    4o times the case-3 radius, always < (w + h) / 2; so its minimum is always that one.
-    So it only guarantees that the box grown by r / (4o) on every side has IoU o: at o = 0.7
-    it is 2.8x the case-3 radius, about 3.3x the exact radius of a square box (0.273 of its
-    side against 0.082). Published results rest on these wider peaks, hence the default.
-    """
-    sides, area = height + width, height * width
-    # Case 3: the positive root of 4o r^2 + 2o (w + h) r - (1 - o) wh = 0.
-    grown = (math.sqrt((2 * min_overlap * sides) ** 2 + 16 * min_overlap * (1 - min_overlap) * area)
-             - 2 * min_overlap * sides) / (8 * min_overlap)
-    if not exact:
-        return 4 * min_overlap * grown
-    # Case 1: the smaller root of r^2 - (w + h) r + wh (1 - o) / (1 + o) = 0.
-    translated = (sides - math.sqrt(sides ** 2 - 4 * area * (1 - min_overlap) / (1 + min_overlap))) / 2
-    # Case 2: the smaller root of 4 r^2 - 2 (w + h) r + (1 - o) wh = 0.
-    shrunk = (2 * sides - math.sqrt(4 * sides ** 2 - 16 * (1 - min_overlap) * area)) / 8
-    return min(translated, shrunk, grown)
+def prediction_head(in_channels: int, hidden: int, out_channels: int, bias: float = 0.0) -> nn.Sequential:
+    """CenterNet / FairMOT head: 3x3 conv, ReLU, 1x1 conv (its bias set to ``bias``)."""
+    head = nn.Sequential(nn.Conv2d(in_channels, hidden, 3, padding=1), nn.ReLU(inplace=True),
+                         nn.Conv2d(hidden, out_channels, 1))
+    for layer in (head[0], head[2]):
+        nn.init.normal_(layer.weight, std=0.001)
+        nn.init.zeros_(layer.bias)
+    nn.init.constant_(head[2].bias, bias)
+    return head
 
 
 def gaussian_kernel(radius: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -217,15 +196,30 @@ def decode_centernet(heatmap_logits: torch.Tensor, size: torch.Tensor, offset: t
     channels = _size_channels(size_format)
     if size.shape[1] != channels:
         raise ValueError(f"size_format {size_format!r} needs {channels} size channels, got {size.shape[1]}")
-    batch, num_classes, height, width = heatmap_logits.shape
-    peaks = heatmap_logits == F.max_pool2d(heatmap_logits, kernel_size=3, stride=1, padding=1)
-    scores = heatmap_logits.sigmoid().masked_fill(~peaks, 0)
-    top_scores, top = scores.flatten(1).topk(min(k, num_classes * height * width), dim=1)
-    classes, indices = top // (height * width), top % (height * width)
-    cells = torch.stack([indices % width, indices // width], dim=2).to(offset.dtype)
-    centres = cells + gather_at(offset, indices)  # p~ + O^ (Sec. 4, CenterNet)
+    top_scores, classes, indices = heatmap_peaks(heatmap_logits, k)
+    centres = peak_centres(indices, heatmap_logits.shape[-1], offset)
     extents = gather_at(size, indices)
     if size_format == "wh":
         extents = torch.cat([extents / 2, extents / 2], dim=2)
     boxes = torch.cat([centres - extents[..., :2], centres + extents[..., 2:]], dim=2) * stride
     return {"boxes": boxes, "scores": top_scores, "classes": classes, "indices": indices}
+
+
+def heatmap_peaks(heatmap_logits: torch.Tensor, k: int) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The K = min(k, C * H * W) best peaks of (B, C, H, W) heatmap logits: cells equal to
+    the max of their 3x3 neighbourhood in their class (max-pool NMS on the logits, which
+    orders cells as the sigmoid does without its saturation). Returns their sigmoid
+    ``scores`` (0 for suppressed cells, which fill K when there are fewer peaks),
+    ``classes`` and flat cell ``indices``, each (B, K)."""
+    _, num_classes, height, width = heatmap_logits.shape
+    peaks = heatmap_logits == F.max_pool2d(heatmap_logits, kernel_size=3, stride=1, padding=1)
+    scores = heatmap_logits.sigmoid().masked_fill(~peaks, 0)
+    top_scores, top = scores.flatten(1).topk(min(k, num_classes * height * width), dim=1)
+    return top_scores, top // (height * width), top % (height * width)
+
+
+def peak_centres(indices: torch.Tensor, width: int, offset: torch.Tensor) -> torch.Tensor:
+    """Sub-cell centres p~ + O^ (CenterNet Sec. 4) of the flat cells ``indices`` (B, K) of a
+    map ``width`` cells wide, with the (B, 2, H, W) ``offset`` map: (B, K, 2) x, y in cells."""
+    cells = torch.stack([indices % width, indices // width], dim=2).to(offset.dtype)
+    return cells + gather_at(offset, indices)

@@ -1,10 +1,12 @@
 """ID losses of the one-shot model, swappable by ``MODEL.ONE_SHOT.ID_LOSS.NAME``.
 
 An ID loss is built as ``ID_LOSS_REGISTRY.get(name)(cfg, embed_dim)`` and called as
-``loss(embeddings, targets, images)``: the ID branch's embedding at the centre of every
-gt box of each image (a list of (N_i, D) tensors), the images' gt ``Instances`` and the
-``ImageList`` (for losses that look at the images, e.g. a distillation teacher). It
-returns a dict of losses; the model weighs their sum against the detection loss.
+``loss(embeddings, targets, images, inputs)``: the ID branch's embedding at the centre of
+every gt box of each image (a list of (N_i, D) tensors), the images' gt ``Instances``, the
+``ImageList`` (for losses that look at the images, e.g. a distillation teacher) and the
+images' dataset dicts. Frame-pair batches (``INPUT.TRAIN_MAPPER: VideoPairMapper``) come
+flattened: images 2k and 2k + 1 are the two frames of pair k. It returns a dict of
+losses; the model weighs their sum against the detection loss.
 """
 import logging
 import math
@@ -60,8 +62,11 @@ class CrossEntropyIDLoss(nn.Module):
                         list(cfg.DATASETS.TRAIN))
         return {"embed_dim": embed_dim, "num_identities": count}
 
-    def forward(self, embeddings: List[torch.Tensor], targets: List[Instances], images: ImageList
-                ) -> Dict[str, torch.Tensor]:
+    def forward(self, embeddings: List[torch.Tensor], targets: List[Instances], images: ImageList,
+                inputs: List[dict]) -> Dict[str, torch.Tensor]:
+        if not all(t.has("gt_identities") for t in targets):
+            raise ValueError("CrossEntropyIDLoss classifies training identities, but the training images carry "
+                             "none: set INPUT.TRAIN_MAPPER to 'IdentityMapper'")
         identities = torch.cat([t.gt_identities for t in targets])
         features = torch.cat(embeddings)[identities >= 0]
         if not len(features):  # no identity in the batch: a zero that keeps the graph

@@ -12,6 +12,11 @@ The ID loss is a registered, swappable part (``id_losses.py``); detection and ID
 are balanced by task uncertainty (FairMOT Eq. 6) or summed. At inference each image gives
 ``Instances`` with ``pred_boxes``, ``scores``, ``pred_classes`` and L2-normalised
 ``pred_embeddings``: the per-frame record the JDE tracker of ``trackers/`` associates.
+
+OUTrack (Liu et al., Neurocomputing 2022) is this model with its unsupervised ID loss
+(``unsupervised_id.py``, trained on frame pairs, which the model takes flattened) and
+its occlusion estimation head (``occlusion.py``), whose peaks each image's result gives
+as ``"occlusions"``: ``centers`` (K, 2) x, y and ``scores`` (K,) in input pixels.
 """
 import math
 from typing import Dict, List, Optional, Sequence
@@ -25,26 +30,15 @@ from detectron2.utils.events import get_event_storage
 from torch import nn
 
 from ..backbone.dla_up import IDAUp
-from .centernet import centernet_focal_loss, centernet_targets, decode_centernet, gather_at, regression_l1_loss
+from .centernet import (
+    HEATMAP_PRIOR, centernet_focal_loss, centernet_targets, decode_centernet, gather_at, prediction_head,
+    regression_l1_loss,
+)
 from .id_losses import ID_LOSS_REGISTRY
 from .loss_balance import UncertaintyWeighting
+from .occlusion import OcclusionHead
 from .ren import TaskDecoupler
 from .saan import ScaleAwareAttention
-
-# CenterNet's initial heatmap bias: a prior probability of 0.1 at every cell.
-HEATMAP_PRIOR = 0.1
-
-
-def prediction_head(in_channels: int, hidden: int, out_channels: int, bias: float = 0.0) -> nn.Sequential:
-    """CenterNet / FairMOT head: 3x3 conv, ReLU, 1x1 conv (its bias set to ``bias``)."""
-    head = nn.Sequential(nn.Conv2d(in_channels, hidden, 3, padding=1), nn.ReLU(inplace=True),
-                         nn.Conv2d(hidden, out_channels, 1))
-    for layer in (head[0], head[2]):
-        nn.init.normal_(layer.weight, std=0.001)
-        nn.init.zeros_(layer.bias)
-    nn.init.constant_(head[2].bias, bias)
-    return head
-
 
 def rescale_cells(indices: torch.Tensor, width: int, stride: int, target_stride: int, target_size) -> torch.Tensor:
     """Flat cells of a stride-``stride`` map of ``width`` columns as cells of a map at
@@ -54,6 +48,25 @@ def rescale_cells(indices: torch.Tensor, width: int, stride: int, target_stride:
     y = torch.div(torch.div(indices, width, rounding_mode="floor") * stride, target_stride,
                   rounding_mode="floor").clamp(max=height - 1)
     return y * target_width + x
+
+
+def identities_of(gt: Instances) -> torch.Tensor:
+    """The training identities of an image's boxes; -1 for all when the mapper gives none
+    (frame pairs for an ID loss that reads no identity)."""
+    if gt.has("gt_identities"):
+        return gt.gt_identities
+    return torch.full((len(gt),), -1, dtype=torch.int64, device=gt.gt_classes.device)
+
+
+def flatten_pairs(batched_inputs: List[dict]) -> List[dict]:
+    """A batch of frame pairs (each dict with its second frame under "pair", as
+    ``VideoPairMapper`` gives) as [first_0, second_0, first_1, ...]; single frames as they are."""
+    paired = ["pair" in x for x in batched_inputs]
+    if not any(paired):
+        return batched_inputs
+    if not all(paired):
+        raise ValueError("a training batch mixes frame pairs and single frames; use one INPUT.TRAIN_MAPPER")
+    return [frame for x in batched_inputs for frame in (x, x["pair"])]
 
 
 @META_ARCH_REGISTRY.register()
@@ -68,6 +81,8 @@ class OneShotMOT(nn.Module):
         id_loss: nn.Module, balance: Optional[UncertaintyWeighting], id_weight: float,
         decoupler: Optional[TaskDecoupler], saan: Optional[ScaleAwareAttention], saan_in_features: Sequence[str],
         topk_test: int, score_thresh_test: float, pixel_mean: Sequence[float], pixel_std: Sequence[float],
+        occlusion: Optional[OcclusionHead] = None, occlusion_weight: float = 0.5, occlusion_topk_test: int = 100,
+        occlusion_score_thresh_test: float = 0.1,
     ):
         super().__init__()
         shapes = backbone.output_shape()
@@ -90,6 +105,8 @@ class OneShotMOT(nn.Module):
         self.focal_alpha, self.focal_beta, self.loss_weights = focal_alpha, focal_beta, dict(loss_weights)
         self.id_loss, self.balance, self.id_weight = id_loss, balance, id_weight
         self.topk_test, self.score_thresh_test = topk_test, score_thresh_test
+        self.occlusion, self.occlusion_weight = occlusion, occlusion_weight
+        self.occlusion_topk_test, self.occlusion_score_thresh_test = occlusion_topk_test, occlusion_score_thresh_test
         self.register_buffer("pixel_mean", torch.tensor(pixel_mean).view(-1, 1, 1), False)
         self.register_buffer("pixel_std", torch.tensor(pixel_std).view(-1, 1, 1), False)
 
@@ -107,6 +124,12 @@ class OneShotMOT(nn.Module):
             shared = [f for f in one_shot.IN_FEATURES if f in id_features]
             decoupler = TaskDecoupler({f: shapes[f].channels for f in shared},
                                       tuple(one_shot.REN.POOLED_SIZE), one_shot.REN.LAMBDA_INIT)
+        occlusion = None
+        if one_shot.OCCLUSION.ENABLED:
+            occ = one_shot.OCCLUSION
+            occlusion = OcclusionHead(shapes[one_shot.IN_FEATURES[0]].channels, occ.HEAD_CONV, occ.OVERLAP_THRESHOLD,
+                                      occ.MAX_OCCLUSIONS, one_shot.MIN_OVERLAP, one_shot.FOCAL_ALPHA,
+                                      one_shot.FOCAL_BETA, occ.OFFSET_WEIGHT)
         if one_shot.SAAN.ENABLED:
             saan = ScaleAwareAttention({f: shapes[f].channels for f in one_shot.SAAN.IN_FEATURES}, one_shot.EMBED_DIM,
                                        norm=one_shot.FUSION_NORM)
@@ -125,6 +148,9 @@ class OneShotMOT(nn.Module):
             "saan_in_features": one_shot.SAAN.IN_FEATURES, "topk_test": one_shot.TOPK_TEST,
             "score_thresh_test": one_shot.SCORE_THRESH_TEST,
             "pixel_mean": cfg.MODEL.PIXEL_MEAN, "pixel_std": cfg.MODEL.PIXEL_STD,
+            "occlusion": occlusion, "occlusion_weight": one_shot.OCCLUSION.LOSS_WEIGHT,
+            "occlusion_topk_test": one_shot.OCCLUSION.TOPK_TEST,
+            "occlusion_score_thresh_test": one_shot.OCCLUSION.SCORE_THRESH_TEST,
         }
 
     @property
@@ -145,6 +171,8 @@ class OneShotMOT(nn.Module):
             det_levels, id_levels = {**levels, **det}, {**levels, **ids}
         fused = self.det_fusion([det_levels[f] for f in self.in_features])
         maps = {"heatmap": self.heatmap_head(fused), "size": self.size_head(fused), "offset": self.offset_head(fused)}
+        if self.occlusion is not None:
+            maps["occlusion"] = self.occlusion(fused)
         if self.saan is not None:
             maps["embedding"], maps["embedding_stride"] = self.saan({f: id_levels[f] for f in self.saan_in_features}), 8
         else:
@@ -153,17 +181,21 @@ class OneShotMOT(nn.Module):
         return maps
 
     def forward(self, batched_inputs: List[dict]):
+        if self.training:
+            batched_inputs = flatten_pairs(batched_inputs)
         images = self.preprocess_image(batched_inputs)
         maps = self.predict_maps(images)
         if not self.training:
             return self.inference(maps, images, batched_inputs)
-        return self.losses(maps, [x["instances"].to(self.device) for x in batched_inputs], images)
+        return self.losses(maps, [x["instances"].to(self.device) for x in batched_inputs], images, batched_inputs)
 
-    def losses(self, maps: Dict[str, torch.Tensor], gt: List[Instances], images: ImageList) -> Dict[str, torch.Tensor]:
-        """CenterNet detection losses (FairMOT Eq. 1-3), the ID loss, and their balance."""
+    def losses(self, maps: Dict[str, torch.Tensor], gt: List[Instances], images: ImageList,
+               inputs: List[dict]) -> Dict[str, torch.Tensor]:
+        """CenterNet detection losses (FairMOT Eq. 1-3), the ID loss, their balance, and
+        OUTrack's occlusion loss (Eq. 11-14) when the occlusion head is on."""
         size = tuple(maps["heatmap"].shape[-2:])
         per_image = [
-            centernet_targets(t.gt_boxes.tensor, t.gt_classes, t.gt_identities, self.num_classes, size, 4,
+            centernet_targets(t.gt_boxes.tensor, t.gt_classes, identities_of(t), self.num_classes, size, 4,
                               self.max_objects, self.min_overlap, self.size_format) for t in gt
         ]
         targets = {k: torch.stack([t[k] for t in per_image]) for k in per_image[0]}
@@ -176,13 +208,18 @@ class OneShotMOT(nn.Module):
         cells = rescale_cells(targets["indices"], size[1], 4, maps["embedding_stride"], maps["embedding"].shape[-2:])
         picked = gather_at(maps["embedding"], cells)
         embeddings = [picked[i][targets["mask"][i]] for i in range(len(gt))]
-        id_terms = self.id_loss(embeddings, [self._kept(t, p) for t, p in zip(gt, per_image)], images)
+        id_terms = self.id_loss(embeddings, [self._kept(t, p) for t, p in zip(gt, per_image)], images, inputs)
         id_loss = sum(id_terms.values())
+        occlusion = self.occlusion.losses(maps["occlusion"], [t.gt_boxes.tensor for t in gt], 4) if self.occlusion else {}
         # the trainer sums the weighted terms; the unweighted parts go to the training log
-        get_event_storage().put_scalars(**{k: float(v) for k, v in {**det, **id_terms}.items()})
+        get_event_storage().put_scalars(**{k: float(v) for k, v in {**det, **id_terms, **occlusion}.items()})
         if self.balance is not None:
-            return self.balance(det_loss, id_loss)
-        return {"loss_det_weighted": det_loss, "loss_id_weighted": self.id_weight * id_loss}
+            losses = self.balance(det_loss, id_loss)
+        else:
+            losses = {"loss_det_weighted": det_loss, "loss_id_weighted": self.id_weight * id_loss}
+        if occlusion:  # Eq. 14, OUTrack
+            losses["loss_occlusion_weighted"] = self.occlusion_weight * sum(occlusion.values())
+        return losses
 
     @staticmethod
     def _kept(gt: Instances, targets: Dict[str, torch.Tensor]) -> Instances:
@@ -194,6 +231,8 @@ class OneShotMOT(nn.Module):
         width4 = maps["heatmap"].shape[-1]
         cells = rescale_cells(decoded["indices"], width4, 4, maps["embedding_stride"], maps["embedding"].shape[-2:])
         embeddings = F.normalize(gather_at(maps["embedding"], cells), dim=2)
+        if self.occlusion is not None:
+            occlusion_centres, occlusion_scores = self.occlusion.decode(maps["occlusion"], self.occlusion_topk_test, 4)
         results = []
         for i, (image_size, inputs) in enumerate(zip(images.image_sizes, batched_inputs)):
             keep = decoded["scores"][i] > self.score_thresh_test
@@ -204,4 +243,9 @@ class OneShotMOT(nn.Module):
             instances.pred_embeddings = embeddings[i][keep]
             height, width = inputs.get("height", image_size[0]), inputs.get("width", image_size[1])
             results.append({"instances": detector_postprocess(instances, height, width)})
+            if self.occlusion is not None:
+                keep = occlusion_scores[i] > self.occlusion_score_thresh_test
+                scale = occlusion_centres.new_tensor([width / image_size[1], height / image_size[0]])
+                results[-1]["occlusions"] = {"centers": occlusion_centres[i][keep] * scale,
+                                             "scores": occlusion_scores[i][keep]}
         return results

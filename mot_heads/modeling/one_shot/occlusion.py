@@ -1,0 +1,85 @@
+"""OUTrack's occlusion estimation (Liu et al., Neurocomputing 2022, Sec. 3.3).
+
+Where one object covers most of another, the overlap of their boxes is a *valid
+occlusion* (Eq. 9). A head beside the detection heads predicts a heatmap of the centres
+of valid occlusions (a Gaussian at each, the max over pairs, Eq. 10; CenterNet's focal
+loss, Eq. 11-12) and their sub-cell offsets (L1, Eq. 13). At inference its peaks are the
+occlusion centres that OUTrack's tracker (``trackers/outrack.py``, Algorithm 1) uses to
+find objects the detector missed.
+
+The targets are CenterNet's with the overlap boxes as one-class objects: the Gaussian
+radius comes from the overlap's size (the paper: "sigma from the overlap size as in
+CenterNet"), and overlaps drawn on one cell keep the maximum.
+"""
+import math
+from typing import Dict, List, Tuple
+
+import torch
+from torch import nn
+
+from .centernet import (
+    HEATMAP_PRIOR, centernet_focal_loss, centernet_targets, heatmap_peaks, peak_centres, prediction_head,
+    regression_l1_loss,
+)
+
+
+def valid_occlusions(boxes: torch.Tensor, threshold: float) -> torch.Tensor:
+    """The overlaps o_ij of every pair i < j of (N, 4) XYXY ``boxes`` whose area exceeds
+    ``threshold`` (tau) times the smaller box's area (Eq. 9): (K, 4) XYXY."""
+    boxes = boxes.reshape(-1, 4)
+    first, second = torch.triu_indices(len(boxes), len(boxes), offset=1, device=boxes.device)
+    a, b = boxes[first], boxes[second]
+    overlap = torch.cat([torch.maximum(a[:, :2], b[:, :2]), torch.minimum(a[:, 2:], b[:, 2:])], dim=1)
+    sides = (overlap[:, 2:] - overlap[:, :2]).clamp(min=0)
+    areas = (boxes[:, 2:] - boxes[:, :2]).prod(dim=1)
+    smaller = torch.minimum(areas[first], areas[second])
+    return overlap[sides.prod(dim=1) > threshold * smaller]
+
+
+def occlusion_targets(boxes: torch.Tensor, output_size: Tuple[int, int], stride: int, threshold: float,
+                      max_occlusions: int, min_overlap: float) -> Dict[str, torch.Tensor]:
+    """Heatmap (1, H, W) of Eq. 10 and the ``indices`` / ``offset`` / ``mask`` of the
+    valid occlusions of one image (see :func:`centernet_targets`)."""
+    overlaps = valid_occlusions(boxes, threshold)
+    count = len(overlaps)
+    no_class = overlaps.new_zeros(count, dtype=torch.int64)
+    no_identity = torch.full((count,), -1, dtype=torch.int64, device=boxes.device)
+    targets = centernet_targets(overlaps, no_class, no_identity, 1, output_size, stride, max_occlusions, min_overlap)
+    return {k: targets[k] for k in ("heatmap", "indices", "offset", "mask")}
+
+
+class OcclusionHead(nn.Module):
+    """Occlusion heatmap and offset heads (3x3 conv, ReLU, 1x1 conv each), their losses
+    and the decoding of occlusion centres."""
+
+    def __init__(self, in_channels: int, hidden: int, threshold: float, max_occlusions: int, min_overlap: float,
+                 focal_alpha: float, focal_beta: float, offset_weight: float):
+        super().__init__()
+        self.heatmap = prediction_head(in_channels, hidden, 1, -math.log(1 / HEATMAP_PRIOR - 1))
+        self.offset = prediction_head(in_channels, hidden, 2)
+        self.threshold, self.max_occlusions, self.min_overlap = threshold, max_occlusions, min_overlap
+        self.focal_alpha, self.focal_beta, self.offset_weight = focal_alpha, focal_beta, offset_weight
+
+    def forward(self, fused: torch.Tensor) -> Dict[str, torch.Tensor]:
+        return {"heatmap": self.heatmap(fused), "offset": self.offset(fused)}
+
+    def losses(self, maps: Dict[str, torch.Tensor], gt_boxes: List[torch.Tensor], stride: int
+               ) -> Dict[str, torch.Tensor]:
+        """Focal loss on the heatmap (Eq. 11-12) and L1 on the offsets at the occlusion
+        centres (Eq. 13), each normalised by the number of valid occlusions."""
+        size = tuple(maps["heatmap"].shape[-2:])
+        per_image = [occlusion_targets(b, size, stride, self.threshold, self.max_occlusions, self.min_overlap)
+                     for b in gt_boxes]
+        targets = {k: torch.stack([t[k] for t in per_image]) for k in per_image[0]}
+        return {
+            "loss_occlusion_heatmap": centernet_focal_loss(maps["heatmap"], targets["heatmap"], self.focal_alpha,
+                                                           self.focal_beta),
+            "loss_occlusion_offset": self.offset_weight * regression_l1_loss(
+                maps["offset"], targets["indices"], targets["mask"], targets["offset"]),
+        }
+
+    @staticmethod
+    def decode(maps: Dict[str, torch.Tensor], k: int, stride: int) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The K best occlusion peaks: centres (B, K, 2) x, y in input pixels, scores (B, K)."""
+        scores, _, indices = heatmap_peaks(maps["heatmap"], k)
+        return peak_centres(indices, maps["heatmap"].shape[-1], maps["offset"]) * stride, scores

@@ -1,0 +1,66 @@
+"""OUTrack's occlusion targets (Eq. 9-10) on hand-made box pairs, and the head's losses."""
+import math
+
+import torch
+
+from mot_heads.modeling.one_shot.centernet import gaussian_kernel, gaussian_radius
+from mot_heads.modeling.one_shot.occlusion import OcclusionHead, occlusion_targets, valid_occlusions
+
+
+def boxes(*rows):
+    return torch.tensor(rows, dtype=torch.float32)
+
+
+def test_valid_occlusion_needs_the_overlap_to_cover_tau_of_the_smaller_box():
+    # overlap 8 x 8 = 64 of two 100-pixel boxes: 0.64 <= 0.7, not valid
+    assert len(valid_occlusions(boxes([0, 0, 10, 10], [2, 2, 12, 12]), 0.7)) == 0
+    # overlap 9 x 9 = 81: 0.81 > 0.7, valid; the occlusion is the overlap box
+    torch.testing.assert_close(valid_occlusions(boxes([0, 0, 10, 10], [1, 1, 11, 11]), 0.7),
+                               boxes([1, 1, 10, 10]))
+    # a small box inside a big one: ratio 1 against the smaller box, although IoU is 1/16
+    torch.testing.assert_close(valid_occlusions(boxes([0, 0, 20, 20], [5, 5, 10, 10]), 0.7), boxes([5, 5, 10, 10]))
+    # three boxes: only the pairs (0, 2) and (1, 2) qualify, in pair order; disjoint boxes never do
+    found = valid_occlusions(boxes([0, 0, 20, 20], [40, 0, 60, 20], [10, 0, 50, 20]), 0.45)
+    torch.testing.assert_close(found, boxes([10, 0, 20, 20], [40, 0, 50, 20]))
+    assert len(valid_occlusions(boxes([0, 0, 10, 10]), 0.7)) == 0 and len(valid_occlusions(boxes(), 0.7)) == 0
+
+
+def test_targets_put_a_gaussian_at_each_occlusion_centre_sized_by_the_overlap():
+    # overlap [8, 8, 40, 24] (512 px, 0.53 of the smaller box: valid at tau 0.5) at stride 4:
+    # centre (24, 16) px = cell (6, 4) exactly, 8 x 4 cells
+    targets = occlusion_targets(boxes([0, 0, 40, 24], [8, 8, 48, 40]), (16, 16), 4, 0.5, 10, 0.7)
+    heatmap = targets["heatmap"]
+    assert heatmap.shape == (1, 16, 16) and heatmap[0, 4, 6] == 1 and int((heatmap == 1).sum()) == 1
+    radius = int(gaussian_radius(4, 8, 0.7))
+    kernel = gaussian_kernel(radius)
+    torch.testing.assert_close(heatmap[0, 4, 6 + 1], kernel[radius, radius + 1])
+    sigma = (2 * radius + 1) / 6
+    assert abs(heatmap[0, 4, 6 + 1].item() - math.exp(-1 / (2 * sigma ** 2))) < 1e-6
+    assert targets["mask"].tolist()[:2] == [True, False] and targets["indices"][0] == 4 * 16 + 6
+    torch.testing.assert_close(targets["offset"][0], torch.tensor([0.0, 0.0]))
+
+
+def test_occlusions_of_one_image_keep_the_maximum_and_offsets_the_sub_cell_centre():
+    # a 12 x 12 box inside each of two 40 x 40 ones: occlusions centred at (26, 26) and
+    # (38, 26), cells (6, 6) and (9, 6) at sub-cell offset (0.5, 0.5); no other pair
+    # covers 0.7 of its smaller box (box 0 and box 3: 96 / 144)
+    gt = boxes([0, 0, 40, 40], [20, 20, 32, 32], [30, 0, 70, 40], [32, 20, 44, 32])
+    targets = occlusion_targets(gt, (16, 20), 4, 0.7, 10, 0.7)
+    single = occlusion_targets(gt[[0, 1]], (16, 20), 4, 0.7, 10, 0.7)["heatmap"]
+    other = occlusion_targets(gt[[2, 3]], (16, 20), 4, 0.7, 10, 0.7)["heatmap"]
+    assert single[0, 6, 6] == 1 and other[0, 6, 9] == 1
+    torch.testing.assert_close(targets["heatmap"], torch.maximum(single, other))  # Eq. 10: max over pairs
+    assert int(targets["mask"].sum()) == 2
+    assert targets["indices"][:2].tolist() == [6 * 20 + 6, 6 * 20 + 9]
+    torch.testing.assert_close(targets["offset"][:2], torch.tensor([[0.5, 0.5], [0.5, 0.5]]))
+
+
+def test_losses_are_zero_offset_and_pure_negatives_without_occlusions():
+    head = OcclusionHead(4, 4, 0.7, 10, 0.7, 2.0, 4.0, 1.0)
+    maps = head(torch.zeros(1, 4, 8, 8))
+    losses = head.losses(maps, [boxes([0, 0, 8, 8])], 4)
+    assert losses["loss_occlusion_offset"] == 0
+    # no peak: the focal loss is the sum of the negative terms (normalised by 1)
+    prob = torch.sigmoid(maps["heatmap"]).clamp(1e-4, 1 - 1e-4)
+    expected = -(prob.pow(2) * (1 - prob).log()).sum()
+    torch.testing.assert_close(losses["loss_occlusion_heatmap"], expected)
