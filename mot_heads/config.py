@@ -14,7 +14,9 @@ def add_mot_config(cfg: CN) -> CN:
     cfg.INPUT.TRAIN_MAPPER = "DatasetMapper"
     # Evaluators run on cfg.DATASETS.TEST, comma-separated: "coco" (box AP of the
     # detector), "mot" (track each test sequence with cfg.TRACKER, then HOTA, CLEAR and
-    # Identity metrics; needs a MOTChallenge-layout dataset).
+    # Identity metrics; needs a MOTChallenge-layout dataset), "reid" (rank-1 / mAP of the
+    # model's embeddings of gt tracklets split into query and gallery halves, OUTrack's
+    # Table 7; needs track ids and a model with pred_embeddings).
     cfg.TEST.EVALUATOR = "coco"
     # The online tracker of evaluation and inference: a name registered in trackers/
     # ("sort", "jde") and "key=value" overrides of its parameters (paper defaults).

@@ -16,6 +16,7 @@ from trackers import parse_param_strings
 
 from ..data import build_mot_train_loader, build_video_test_loader
 from ..evaluation.mot_evaluator import MOTEvaluator
+from ..evaluation.reid_evaluator import TrackletReIDEvaluator
 from .online import OnlineTracking
 
 
@@ -34,6 +35,7 @@ def _mot_evaluator(cfg, dataset_name: str, output_dir: str) -> MOTEvaluator:
 _EVALUATORS = {
     "coco": lambda cfg, name, out: COCOEvaluator(name, output_dir=out),
     "mot": _mot_evaluator,
+    "reid": lambda cfg, name, out: TrackletReIDEvaluator(name, output_dir=out),
 }
 
 

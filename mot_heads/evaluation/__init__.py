@@ -1,11 +1,14 @@
 """MOT evaluation: MOTChallenge files, preprocessing, HOTA (as TrackEval), CLEAR and
-Identity (through motmetrics), and their combination over sequences."""
+Identity (through motmetrics), and their combination over sequences; ReID retrieval
+metrics (CMC, mAP) and the tracklet ReID evaluator of one-shot models."""
 from .clear_identity import COMBINED, evaluate_clear_identity
 from .hota import ALPHAS, combine_hota, evaluate_hota, summarize_hota
 from .mot_files import MOTSequence, read_mot_gt, read_mot_results, write_mot_results
 from .mot_evaluator import MOTEvaluator
 from .mot_metrics import METRIC_KEYS, evaluate_mot, format_table
 from .preprocessing import PreprocessedSequence, box_iou_xywh, preprocess_sequence
+from .reid_evaluator import TrackletReIDEvaluator
+from .reid_metrics import retrieval_metrics
 
 __all__ = [
     "ALPHAS",
@@ -14,6 +17,7 @@ __all__ = [
     "MOTEvaluator",
     "MOTSequence",
     "PreprocessedSequence",
+    "TrackletReIDEvaluator",
     "box_iou_xywh",
     "combine_hota",
     "evaluate_clear_identity",
@@ -23,6 +27,7 @@ __all__ = [
     "preprocess_sequence",
     "read_mot_gt",
     "read_mot_results",
+    "retrieval_metrics",
     "summarize_hota",
     "write_mot_results",
 ]
