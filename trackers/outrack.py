@@ -41,6 +41,9 @@ class OUTrackParams(JDEParams):
     refind_window: int = 30  # frames since its last match a lost track is searched, at 30 fps (our choice)
     occlusion_score_threshold: float = 0.4  # min heatmap peak of an occlusion centre (FairMOT's det threshold)
     occlusion_min_overlap: float = 0.7  # CenterNet's min_overlap sizing the Gaussian of step 3
+    # sigma of that Gaussian: "radius" (sigma = r, the authors' code) or "centernet"
+    # (sigma = (2r + 1) / 6, the heatmap target's; at stride 4 a 1-2 px error fails it)
+    occlusion_sigma: str = "radius"
 
 
 def _recover_axis(p_lo: float, p_hi: float, d_lo: float, d_hi: float, c: float) -> Tuple[float, float]:
@@ -66,17 +69,25 @@ def recover_occluded_box(predicted, occluder, center) -> np.ndarray:
     return np.array([x1, y1, x2, y2])
 
 
-def occlusion_pair_score(predicted, occluders, centers, min_overlap: float = 0.7) -> np.ndarray:
+SIGMA_RULES = ("radius", "centernet")
+
+
+def occlusion_pair_score(predicted, occluders, centers, min_overlap: float = 0.7,
+                         sigma_rule: str = "radius") -> np.ndarray:
     """(N, K) Gaussian scores of the pairs (``occluders[n]``, ``centers[k]``) for the
     predicted box ``predicted`` (Algorithm 1 step 3, OUTrack): exp(-|c - o|^2 / (2 sigma^2)),
-    o the centre of P n D, sigma = (2r + 1) / 6 with r = ``gaussian_radius`` of P n D
-    (CenterNet's ``draw_umich_gaussian``); 0 where D does not overlap P."""
+    o the centre of P n D, r = ``gaussian_radius`` of P n D and sigma = r (``"radius"``,
+    the authors' code) or (2r + 1) / 6 (``"centernet"``, its ``draw_umich_gaussian``);
+    0 where D does not overlap P."""
+    if sigma_rule not in SIGMA_RULES:
+        raise ValueError(f"occlusion_sigma must be one of {SIGMA_RULES}, got {sigma_rule!r}")
     p = np.asarray(predicted, float).reshape(4)
     d = np.asarray(occluders, float).reshape(-1, 4)
     c = np.asarray(centers, float).reshape(-1, 2)
     lo, hi = np.maximum(d[:, :2], p[:2]), np.minimum(d[:, 2:], p[2:])
     size = np.maximum(hi - lo, 0.0)  # (N, 2): w, h of P n D
-    sigma = (2 * gaussian_radius(size[:, 1], size[:, 0], min_overlap) + 1) / 6
+    radius = gaussian_radius(size[:, 1], size[:, 0], min_overlap)
+    sigma = np.maximum(radius if sigma_rule == "radius" else (2 * radius + 1) / 6, 1e-6)  # r = 0 for slivers
     distance2 = ((c[None, :, :] - (lo + hi)[:, None, :] / 2) ** 2).sum(axis=2)
     score = np.exp(-distance2 / (2 * sigma[:, None] ** 2))
     score[(size <= 0).any(axis=1)] = 0.0
@@ -84,7 +95,7 @@ def occlusion_pair_score(predicted, occluders, centers, min_overlap: float = 0.7
 
 
 def assign_occlusion_centers(predicted, track_classes, occluders, occluder_classes, centers,
-                             threshold: float = 0.7, min_overlap: float = 0.7):
+                             threshold: float = 0.7, min_overlap: float = 0.7, sigma_rule: str = "radius"):
     """Algorithm 1 steps 2-4 (OUTrack) for the lost tracks' ``predicted`` boxes (L, 4):
     the (detection, centre) pairs of each track (detections of its class overlapping P,
     centres inside P), kept if their score exceeds ``threshold``, assigned greedily from the
@@ -100,7 +111,7 @@ def assign_occlusion_centers(predicted, track_classes, occluders, occluder_class
         same_class = np.flatnonzero(occluder_classes == track_classes[t])
         if not len(inside) or not len(same_class):
             continue
-        score = occlusion_pair_score(box, occluders[same_class], centers[inside], min_overlap)
+        score = occlusion_pair_score(box, occluders[same_class], centers[inside], min_overlap, sigma_rule)
         for n, k in np.argwhere(score > threshold):
             candidates.append((score[n, k], t, same_class[n], inside[k]))
     found, used, rows = set(), set(), []
@@ -152,7 +163,7 @@ class OUTrackTracker(JDETracker):
         predicted = pool.boxes(lost)  # step 1: after this frame's Kalman predict, no update
         tracks, occluders, used, scores = assign_occlusion_centers(
             predicted, pool.classes[lost], detections.boxes[high], detections.classes[high], centers,
-            p.occlusion_threshold, p.occlusion_min_overlap,
+            p.occlusion_threshold, p.occlusion_min_overlap, p.occlusion_sigma,
         )
         if not len(tracks):
             return

@@ -12,6 +12,26 @@ from .mot_challenge import (
     register_mot_folder,
 )
 from .pair_sampling import ImagePairMapper, VideoPairMapper
+from .person_search import (
+    load_cuhk_sysu,
+    load_cuhk_sysu_queries,
+    load_prw,
+    load_prw_queries,
+    load_synthetic_person_search,
+    register_cuhk_sysu,
+    register_prw,
+    register_synthetic_person_search,
+)
+from .reid import (
+    IdentitySampler,
+    ReIDIdentityIndex,
+    ReIDMapper,
+    load_market1501,
+    load_mot_crops,
+    register_market1501,
+    register_mot_crops,
+    split_query_gallery,
+)
 from .synthetic import SYNTHETIC_CLASSES, SyntheticConfig, generate_dataset, register_synthetic
 
 register_all(datasets_root())

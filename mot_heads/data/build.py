@@ -21,9 +21,14 @@ MAPPER_REGISTRY.register(DatasetMapper)
 
 
 def build_mot_train_loader(cfg):
-    """Detectron2's train loader over ``cfg.DATASETS.TRAIN`` with the configured mapper."""
+    """Detectron2's train loader over ``cfg.DATASETS.TRAIN`` with the configured mapper;
+    with ``DATALOADER.SAMPLER_TRAIN "IdentitySampler"``, in P x K batches (data/reid.py)."""
     check_registered(cfg.DATASETS.TRAIN)
     mapper = MAPPER_REGISTRY.get(cfg.INPUT.TRAIN_MAPPER)(cfg, is_train=True)
+    if cfg.DATALOADER.SAMPLER_TRAIN == "IdentitySampler":  # P x K crops of ReID training
+        from .reid import build_identity_train_loader  # here: data/reid.py imports this module
+
+        return build_identity_train_loader(cfg, mapper)
     return build_detection_train_loader(cfg, mapper=mapper)
 
 

@@ -10,6 +10,7 @@ from detectron2.data import DatasetCatalog
 
 from .crowdhuman import register_crowdhuman
 from .mot_challenge import MOT20_IGNORE_CLASSES, MOT_IGNORE_CLASSES, register_mot_folder
+from .person_search import register_cuhk_sysu, register_prw, register_synthetic_person_search
 from .synthetic import SPLITS, register_synthetic
 
 
@@ -34,6 +35,13 @@ _CROWDHUMAN_DATASETS = {
     "crowdhuman_val": ("CrowdHuman/annotation_val.odgt", "CrowdHuman/Images"),
 }
 _SYNTHETIC_FOLDER = "synthetic"
+# Person search: prefix -> (folder under the root, register function); <prefix>_{train,gallery,query}.
+_PERSON_SEARCH_DATASETS = {"prw": ("PRW", register_prw), "cuhk_sysu": ("CUHK-SYSU", register_cuhk_sysu)}
+# Market-1501 as unzipped (Market-1501-v15.09.15.zip): market1501_{train,query,gallery,test}.
+_MARKET_FOLDER = "Market-1501-v15.09.15"
+# ReID crops of the synthetic set's gt boxes (data/reid.py): training crops of every frame,
+# and a query / gallery set of held-out crops of every 5th frame (fewer near-duplicates).
+_SYNTHETIC_CROPS = {"synth_train_reid": ("synth_train", 1, False), "synth_val_reid": ("synth_val", 5, True)}
 
 
 def expected_location(name: str, root: str) -> str:
@@ -42,6 +50,11 @@ def expected_location(name: str, root: str) -> str:
         return os.path.join(root, _MOT_DATASETS[name][0]) + " (MOTChallenge sequence folders)"
     if name in _CROWDHUMAN_DATASETS:
         return " and ".join(os.path.join(root, p) for p in _CROWDHUMAN_DATASETS[name])
+    if name.startswith("market1501_"):
+        return os.path.join(root, _MARKET_FOLDER) + " (bounding_box_train/, query/, bounding_box_test/)"
+    for prefix, (folder, _) in _PERSON_SEARCH_DATASETS.items():
+        if name in (f"{prefix}_train", f"{prefix}_gallery", f"{prefix}_query"):
+            return os.path.join(root, folder) + " (person-search layout)"
     if name.startswith("synth_"):
         return os.path.join(root, _SYNTHETIC_FOLDER) + " (python -m mot_heads.data.synthetic)"
     return ""
@@ -61,6 +74,19 @@ def register_all(root: str) -> None:
     synthetic = os.path.join(root, _SYNTHETIC_FOLDER)
     if all(os.path.isdir(os.path.join(synthetic, s)) for s in SPLITS) and "synth_train" not in DatasetCatalog:
         register_synthetic(synthetic)
+    if os.path.isdir(os.path.join(synthetic, "val")) and "synth_ps_gallery" not in DatasetCatalog:
+        register_synthetic_person_search(synthetic)
+    for prefix, (folder, register) in _PERSON_SEARCH_DATASETS.items():
+        if os.path.isdir(os.path.join(root, folder)) and f"{prefix}_gallery" not in DatasetCatalog:
+            register(os.path.join(root, folder), prefix)
+    from .reid import register_market1501, register_mot_crops  # here: data/reid.py imports this module
+
+    market = os.path.join(root, _MARKET_FOLDER)
+    if os.path.isdir(market) and "market1501_train" not in DatasetCatalog:
+        register_market1501(market)
+    for name, (source, stride, query_gallery) in _SYNTHETIC_CROPS.items():
+        if source in DatasetCatalog and name not in DatasetCatalog:
+            register_mot_crops(name, source, stride_frames=stride, query_gallery=query_gallery)
 
 
 def check_registered(names: Iterable[str]) -> None:

@@ -15,8 +15,10 @@ from detectron2.utils import comm
 from trackers import parse_param_strings
 
 from ..data import build_mot_train_loader, build_video_test_loader
+from ..data.reid import build_reid_test_loader
 from ..evaluation.mot_evaluator import MOTEvaluator
 from ..evaluation.reid_evaluator import TrackletReIDEvaluator
+from ..evaluation.reid_retrieval import ReIDRetrievalEvaluator
 from .online import OnlineTracking
 
 
@@ -36,6 +38,7 @@ _EVALUATORS = {
     "coco": lambda cfg, name, out: COCOEvaluator(name, output_dir=out),
     "mot": _mot_evaluator,
     "reid": lambda cfg, name, out: TrackletReIDEvaluator(name, output_dir=out),
+    "retrieval": lambda cfg, name, out: ReIDRetrievalEvaluator(name, output_dir=out),
 }
 
 
@@ -85,6 +88,9 @@ class MOTTrainer(DefaultTrainer):
 
     @classmethod
     def build_test_loader(cls, cfg, dataset_name):
+        """Whole videos in order; person crops (ReID datasets, data/reid.py) in batches."""
+        if MetadataCatalog.get(dataset_name).get("dataset_format") == "reid":
+            return build_reid_test_loader(cfg, dataset_name)
         return build_video_test_loader(cfg, dataset_name)
 
     @classmethod

@@ -1,11 +1,12 @@
 """MOT evaluation: MOTChallenge files, preprocessing, HOTA (as TrackEval), CLEAR and
 Identity (through motmetrics), and their combination over sequences; ReID retrieval
-metrics (CMC, mAP) and the tracklet ReID evaluator of one-shot models."""
+metrics (CMC, mAP) and the tracklet ReID evaluator of one-shot models; person search."""
 from .clear_identity import COMBINED, evaluate_clear_identity
 from .hota import ALPHAS, combine_hota, evaluate_hota, summarize_hota
 from .mot_files import MOTSequence, read_mot_gt, read_mot_results, write_mot_results
 from .mot_evaluator import MOTEvaluator
 from .mot_metrics import METRIC_KEYS, evaluate_mot, format_table
+from .person_search import PersonSearchEvaluator, person_search_metrics
 from .preprocessing import PreprocessedSequence, box_iou_xywh, preprocess_sequence
 from .reid_evaluator import TrackletReIDEvaluator
 from .reid_metrics import retrieval_metrics
@@ -16,6 +17,7 @@ __all__ = [
     "METRIC_KEYS",
     "MOTEvaluator",
     "MOTSequence",
+    "PersonSearchEvaluator",
     "PreprocessedSequence",
     "TrackletReIDEvaluator",
     "box_iou_xywh",
@@ -24,6 +26,7 @@ __all__ = [
     "evaluate_hota",
     "evaluate_mot",
     "format_table",
+    "person_search_metrics",
     "preprocess_sequence",
     "read_mot_gt",
     "read_mot_results",

@@ -25,10 +25,15 @@ def test_eq_15_16_recover_the_true_box_in_the_four_cases(true_box, center, error
 
 def test_gaussian_score_by_hand():
     # P n D = [10, 10, 20, 20], o = (15, 15); r = gaussian_radius(10, 10) =
-    # (sqrt(28^2 + 11.2 * 0.3 * 100) - 28) / 2 = 2.7332, sigma = (2r + 1) / 6 = 1.07773,
-    # one pixel off: exp(-1 / (2 * 1.07773^2)) = exp(-0.43048) = 0.65020.
-    score = occlusion_pair_score([0, 0, 20, 20], [[10, 10, 30, 30], [40, 40, 50, 50]], [[15, 15], [16, 15], [15, 14]])
+    # (sqrt(28^2 + 11.2 * 0.3 * 100) - 28) / 2 = 2.7332; one pixel off:
+    # sigma = (2r + 1) / 6 = 1.07773: exp(-1 / (2 * 1.07773^2)) = exp(-0.43048) = 0.65020;
+    # sigma = r: exp(-1 / (2 * 2.7332^2)) = exp(-0.066931) = 0.93526.
+    args = ([0, 0, 20, 20], [[10, 10, 30, 30], [40, 40, 50, 50]], [[15, 15], [16, 15], [15, 14]])
+    score = occlusion_pair_score(*args, sigma_rule="centernet")
     np.testing.assert_allclose(score, [[1.0, 0.65020, 0.65020], [0.0, 0.0, 0.0]], atol=1e-5)
+    np.testing.assert_allclose(occlusion_pair_score(*args), [[1.0, 0.93526, 0.93526], [0.0] * 3], atol=1e-5)
+    with pytest.raises(ValueError, match="occlusion_sigma"):
+        occlusion_pair_score(*args, sigma_rule="wide")
 
 
 def test_assignment_is_greedy_one_track_per_centre_and_class_aware():
