@@ -356,14 +356,15 @@ def load_synthetic_person_search(
             if a["iscrowd"] or a["visibility"] < min_query_visibility or key in seen:
                 continue
             seen.add(key)
-            own = [s for s in gallery if s["video_id"] == key[0] and s["frame_idx"] >= record["frame_idx"] + min_gap]
-            if not any(b["person_id"] == identity[key] for s in own for b in s["annotations"]):
+            first_searched = record["frame_idx"] + min_gap
+            searched = [s for s in gallery if s["video_id"] != key[0] or s["frame_idx"] >= first_searched]
+            if not any(b["person_id"] == identity[key] for s in searched for b in s["annotations"]):
                 continue
             queries.append({
                 **{k: record[k] for k in ("file_name", "height", "width", "image_id", "video_id", "frame_idx")},
                 "bbox": list(a["bbox"]), "bbox_mode": a["bbox_mode"], "person_id": identity[key],
                 "track_id": a["track_id"],
-                "gallery": [s["image_id"] for s in gallery if s["video_id"] != key[0]] + [s["image_id"] for s in own],
+                "gallery": [s["image_id"] for s in searched],
             })
     return gallery, queries
 

@@ -129,7 +129,7 @@ def load_mot_crops(source: str, dataset_name: Optional[str] = None, min_visibili
         for ann in anns:
             box = BoxMode.convert(list(ann["bbox"]), ann["bbox_mode"], BoxMode.XYXY_ABS)
             crops.append({
-                "file_name": record["file_name"], "height": record["height"], "width": record["width"],
+                "file_name": record["file_name"], "height": record.get("height"), "width": record.get("width"),
                 "image_id": f"{video}/{frame:06d}/{ann['track_id']}", "crop_box": [float(v) for v in box],
                 "person_id": identities.setdefault((video, ann["track_id"]), len(identities)),
                 "camera_id": camera, "video_id": video, "frame_idx": frame, "track_id": ann["track_id"],
@@ -225,7 +225,8 @@ class ReIDMapper:
         if is_train and padding > 0:
             steps += [tvt.Pad(padding, fill=0), tvt.RandomCrop(self.size)]
         if is_train and erasing_prob > 0:
-            steps.append(tvt.RandomErasing(erasing_prob, tuple(erasing_area), tuple(erasing_ratio), [float(v) for v in fill]))
+            fill = [float(v) for v in fill]
+            steps.append(tvt.RandomErasing(erasing_prob, tuple(erasing_area), tuple(erasing_ratio), fill))
         self.augment = tvt.Compose(steps)
 
     @classmethod
@@ -292,8 +293,9 @@ def build_identity_train_loader(cfg, mapper):
     dicts = get_detection_dataset_dicts(cfg.DATASETS.TRAIN, filter_empty=False)
     world = comm.get_world_size()
     sampler = IdentitySampler(dicts, cfg.SOLVER.IMS_PER_BATCH // world, cfg.DATALOADER.REID_NUM_INSTANCES)
-    return build_detection_train_loader(dicts, mapper=mapper, sampler=sampler, total_batch_size=cfg.SOLVER.IMS_PER_BATCH,
-                                        aspect_ratio_grouping=False, num_workers=cfg.DATALOADER.NUM_WORKERS)
+    return build_detection_train_loader(dicts, mapper=mapper, sampler=sampler, aspect_ratio_grouping=False,
+                                        total_batch_size=cfg.SOLVER.IMS_PER_BATCH,
+                                        num_workers=cfg.DATALOADER.NUM_WORKERS)
 
 
 def build_reid_test_loader(cfg, dataset_name: str):

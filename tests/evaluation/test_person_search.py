@@ -17,7 +17,7 @@ FAR = [200.0, 0.0, 40.0, 100.0]
 
 def embedding(s1, s2):
     """Unit vector whose cosine similarity is s1 to query 1 (axis 0) and s2 to query 2 (axis 1)."""
-    return [s1, s2, np.sqrt(1.0 - s1 ** 2 - s2 ** 2)]
+    return [s1, s2, np.sqrt(max(0.0, 1.0 - s1 ** 2 - s2 ** 2))]
 
 
 def xyxy(box):
@@ -47,7 +47,7 @@ DETECTIONS = {
     "Q": [(GT, 0.9, 1.0, 0.0)],  # query 1's own frame: never in its gallery
     "A": [(GT, 0.9, 0.9, 0.2), ([100.0, 0.0, 40.0, 100.0], 0.9, 0.95, 0.1)],
     "B": [(FAR, 0.9, 0.3, 0.5)],  # the detector missed person 7 in B
-    "C": [(GT, 0.9, 0.8, 0.6), (FAR, 0.2, 0.99, 0.1)],  # score 0.2 < det_thresh: dropped
+    "C": [(GT, 0.9, 0.8, 0.6), (FAR, 0.2, 0.99, 0.05)],  # score 0.2 < det_thresh: dropped
 }
 
 
@@ -65,7 +65,7 @@ def test_hand_made_gallery():
     # 0.5; recall rate: 1 TP of 2 gallery images holding person 7 (B: missed) = 0.5;
     # AP = 0.25. Top-1 false, top-5 true.
     # Query 2 (person 8, in C): C1 0.6 (TP), B1 0.5, A1 0.2, A2 0.1: AP = 1, top-1 true;
-    # C2 (similarity 0.1, score 0.2) is dropped by det_thresh.
+    # C2 (similarity 0.05, score 0.2) is dropped by det_thresh.
     metrics = person_search_metrics(QUERIES, detections(), QUERY_EMBEDDINGS, GALLERY)
     assert metrics["mAP"] == pytest.approx((0.25 + 1.0) / 2)
     assert (metrics["top1"], metrics["top5"], metrics["top10"]) == (0.5, 1.0, 1.0)
