@@ -129,7 +129,8 @@ def _add_one_shot_config(cfg: CN) -> None:
     one_shot.ID_LOSS = CN()
     # A name in mot_heads.modeling.one_shot.ID_LOSS_REGISTRY: "CrossEntropyIDLoss"
     # (JDE / FairMOT identity classification over the training identities) or
-    # "UnsupervisedIDLoss" (OUTrack, no track ids; see ID_LOSS.UNSUPERVISED).
+    # "UnsupervisedIDLoss" (OUTrack, no track ids; see ID_LOSS.UNSUPERVISED) or
+    # "DistillationIDLoss" (KDMOT, a ReID teacher's embeddings; see ID_LOSS.DISTILLATION).
     one_shot.ID_LOSS.NAME = "CrossEntropyIDLoss"
     # Number of training identities; 0 counts them in DATASETS.TRAIN (JDE's offsets).
     one_shot.ID_LOSS.NUM_IDENTITIES = 0
@@ -144,6 +145,17 @@ def _add_one_shot_config(cfg: CN) -> None:
     # Weight r of the negative-pair loss, the negative:positive ratio (Eq. 8; paper: 0.25);
     # 0 turns negative pairs off (needed with PLACEHOLDER "none").
     one_shot.ID_LOSS.UNSUPERVISED.NEGATIVE_RATIO = 0.25
+    # KDMOT's distillation ("DistillationIDLoss", Zhang et al., Eq. 6-9): the ID branch
+    # regresses a frozen ReID teacher's embedding of each gt box crop (no identity label).
+    one_shot.ID_LOSS.DISTILLATION = CN()
+    # The teacher: a ReIDBaseline config (e.g. configs/KDMOT/reid_R50_market1501.yaml) and
+    # its trained weights (any checkpoint converted to that architecture).
+    one_shot.ID_LOSS.DISTILLATION.TEACHER_CONFIG = ""
+    one_shot.ID_LOSS.DISTILLATION.TEACHER_WEIGHTS = ""
+    # Smooth L1's beta (Eq. 7 / 9; PyTorch's and Fast R-CNN's 1.0) and eta, the weight of
+    # the optional hard-label identity loss (Eq. 6; off by default).
+    one_shot.ID_LOSS.DISTILLATION.SMOOTH_L1_BETA = 1.0
+    one_shot.ID_LOSS.DISTILLATION.HARD_LABEL_WEIGHT = 0.0
     # Detection / ID balance: learnable task uncertainty (JDE, FairMOT) with FairMOT's
     # initial log variances; False sums det + ID_WEIGHT * id.
     one_shot.UNCERTAINTY_WEIGHTING = True

@@ -8,4 +8,5 @@ from .saan import ChannelAttention, ScaleAwareAttention, SpatialAttention
 from .id_losses import ID_LOSS_REGISTRY, CrossEntropyIDLoss
 from .loss_balance import UncertaintyWeighting
 from .unsupervised_id import UnsupervisedIDLoss, adaptive_temperature, association_matrix
+from .distillation import DistillationIDLoss, build_teacher
 from .meta_arch import OneShotMOT

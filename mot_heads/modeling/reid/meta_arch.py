@@ -124,10 +124,12 @@ class ReIDBaseline(nn.Module):
         features = self.backbone((images.to(self.device).float() - self.pixel_mean) / self.pixel_std)
         return features[self.in_feature].mean(dim=(2, 3))
 
-    def embed_crops(self, crops: torch.Tensor, input_format: Optional[str] = None) -> torch.Tensor:
-        """(N, D) L2-normalised embeddings of (N, 3, H, W) crops of raw pixel values (as
-        :func:`crop_boxes` gives) in ``input_format`` (default: the model's INPUT.FORMAT;
-        "RGB" and "BGR" are swapped to it). A frozen teacher runs in ``eval()`` mode."""
+    def embed_crops(self, crops: torch.Tensor, input_format: Optional[str] = None, normalize: bool = True
+                    ) -> torch.Tensor:
+        """(N, D) embeddings (L2-normalised unless ``normalize`` is False) of (N, 3, H, W)
+        crops of raw pixel values (as :func:`crop_boxes` gives) in ``input_format`` (default:
+        the model's INPUT.FORMAT; "RGB" and "BGR" are swapped to it). A frozen teacher runs
+        in ``eval()`` mode."""
         if input_format is not None and input_format != self.input_format:
             if {input_format, self.input_format} != {"RGB", "BGR"}:
                 raise ValueError(f"crops in {input_format}, the model reads {self.input_format}: expected RGB or BGR")
@@ -135,12 +137,13 @@ class ReIDBaseline(nn.Module):
         if not len(crops):
             return crops.new_zeros((0, self.bnneck.num_features), device=self.device)
         pooled = self.pooled_features(crops)
-        return F.normalize(self.bnneck(pooled) if self.test_feature == "after" else pooled, dim=1)
+        features = self.bnneck(pooled) if self.test_feature == "after" else pooled
+        return F.normalize(features, dim=1) if normalize else features
 
-    def embed_boxes(self, images: torch.Tensor, boxes: List[torch.Tensor], input_format: Optional[str] = None
-                    ) -> torch.Tensor:
+    def embed_boxes(self, images: torch.Tensor, boxes: List[torch.Tensor], input_format: Optional[str] = None,
+                    normalize: bool = True) -> torch.Tensor:
         """Embeddings of ``boxes`` of ``images`` (see :func:`crop_boxes`), cut at the model's input size."""
-        return self.embed_crops(crop_boxes(images.float(), boxes, self.input_size), input_format)
+        return self.embed_crops(crop_boxes(images.float(), boxes, self.input_size), input_format, normalize)
 
     def forward(self, batched_inputs: List[dict]):
         images = torch.stack([x["image"] for x in batched_inputs])
