@@ -8,8 +8,10 @@ from torch.nn.parallel import DistributedDataParallel
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.engine import AMPTrainer, DefaultTrainer, SimpleTrainer, TrainerBase, create_ddp_model
 from detectron2.data import MetadataCatalog
+from detectron2.data.detection_utils import read_image
 from detectron2.evaluation import COCOEvaluator, DatasetEvaluators
 from detectron2.solver.build import get_default_optimizer_params, maybe_add_gradient_clipping
+from detectron2.structures import BoxMode
 from detectron2.utils import comm
 
 from trackers import parse_param_strings
@@ -17,8 +19,10 @@ from trackers import parse_param_strings
 from ..data import build_mot_train_loader, build_video_test_loader
 from ..data.reid import build_reid_test_loader
 from ..evaluation.mot_evaluator import MOTEvaluator
+from ..evaluation.person_search import PersonSearchEvaluator
 from ..evaluation.reid_evaluator import TrackletReIDEvaluator
 from ..evaluation.reid_retrieval import ReIDRetrievalEvaluator
+from ..modeling.one_shot.distillation import build_teacher
 from .online import OnlineTracking
 
 
@@ -34,11 +38,34 @@ def _mot_evaluator(cfg, dataset_name: str, output_dir: str) -> MOTEvaluator:
     )
 
 
+def teacher_query_embeddings(teacher, queries):
+    """(Q, D) L2-normalised embeddings of the person-search queries' boxes by ``teacher``
+    (a ReIDBaseline), each cut from its scene image."""
+    embeddings = []
+    for query in queries:
+        image = torch.as_tensor(read_image(query["file_name"], format=teacher.input_format).copy()).permute(2, 0, 1)
+        box = torch.tensor([BoxMode.convert(query["bbox"], query.get("bbox_mode", BoxMode.XYWH_ABS),
+                                            BoxMode.XYXY_ABS)], dtype=torch.float32)
+        with torch.no_grad():
+            embeddings.append(teacher.embed_boxes(image[None], [box]).cpu())
+    return torch.cat(embeddings).numpy()
+
+
+def _person_search_evaluator(cfg, dataset_name: str, output_dir: str) -> PersonSearchEvaluator:
+    """KDMOT's person search: queries through the distillation teacher
+    (MODEL.ONE_SHOT.ID_LOSS.DISTILLATION), gallery scenes through the model."""
+    distillation = cfg.MODEL.ONE_SHOT.ID_LOSS.DISTILLATION
+    teacher = build_teacher(distillation.TEACHER_CONFIG, distillation.TEACHER_WEIGHTS, cfg.MODEL.DEVICE)
+    return PersonSearchEvaluator(dataset_name, query_embeddings=lambda queries: teacher_query_embeddings(
+        teacher, queries), output_dir=output_dir)
+
+
 _EVALUATORS = {
     "coco": lambda cfg, name, out: COCOEvaluator(name, output_dir=out),
     "mot": _mot_evaluator,
     "reid": lambda cfg, name, out: TrackletReIDEvaluator(name, output_dir=out),
     "retrieval": lambda cfg, name, out: ReIDRetrievalEvaluator(name, output_dir=out),
+    "person_search": _person_search_evaluator,
 }
 
 

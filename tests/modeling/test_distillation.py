@@ -98,3 +98,22 @@ def test_teacher_config_errors_are_clear(tmp_path):
     with pytest.raises(ValueError, match="expected ReIDBaseline"):
         build_model(student_cfg("MODEL.ONE_SHOT.ID_LOSS.DISTILLATION.TEACHER_CONFIG",
                                 "configs/quick_schedules/oneshot_R18_FPN_GN_synthetic.yaml"))
+
+
+def test_person_search_evaluator_embeds_queries_with_the_teacher(synthetic_root, tmp_path):
+    from mot_heads.data import register_synthetic_person_search
+    from mot_heads.engine import MOTTrainer
+    from mot_heads.engine.trainer import teacher_query_embeddings
+
+    register_synthetic_person_search(synthetic_root, prefix="kdsearch")
+    cfg = student_cfg("DATASETS.TEST", ("kdsearch_ps_gallery",), "TEST.EVALUATOR", "person_search",
+                      "OUTPUT_DIR", str(tmp_path), "MODEL.ONE_SHOT.SCORE_THRESH_TEST", 0.0)
+    evaluator = MOTTrainer.build_evaluator(cfg, "kdsearch_ps_gallery")
+    queries = evaluator.queries[:2]
+    embeddings = teacher_query_embeddings(build_model(cfg).id_loss.teacher, queries)
+    assert len(queries) >= 1 and embeddings.shape == (len(queries), 512)
+    assert abs(float((embeddings ** 2).sum(axis=1)[0]) - 1.0) < 1e-5
+    torch.manual_seed(0)
+    results = MOTTrainer.test(cfg, build_model(cfg))["person_search"]
+    assert set(results) >= {"mAP", "top1", "top5", "top10"}
+    assert all(0.0 <= results[k] <= 100.0 for k in ("mAP", "top1"))
