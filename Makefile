@@ -24,3 +24,4 @@ benchmark: setup
 	$(PY) benchmarks/evaluation.py
 	$(PY) benchmarks/siammot_speed.py
 	$(PY) benchmarks/oneshot_speed.py
+	$(PY) benchmarks/kdmot_speed.py

@@ -178,6 +178,10 @@ def _add_one_shot_config(cfg: CN) -> None:
     # (the tracker applies its own detection threshold).
     one_shot.TOPK_TEST = 500
     one_shot.SCORE_THRESH_TEST = 0.05
+    # Embeddings of the detections at inference: "head" (the ID branch, one shot) or
+    # "teacher": the KDMOT teacher of ID_LOSS.DISTILLATION embeds each detection's crop
+    # and the ID branch is not run (the "two-step" baseline of KDMOT's Table 2).
+    one_shot.TEST_EMBEDDINGS = "head"
     # OUTrack's occlusion estimation (Sec. 3.3): a heatmap + offset head beside the
     # detection heads, on the fused stride-4 map, predicting the centres of valid
     # occlusions: overlaps of two boxes covering more than OVERLAP_THRESHOLD (tau = 0.7,

@@ -117,3 +117,26 @@ def test_person_search_evaluator_embeds_queries_with_the_teacher(synthetic_root,
     results = MOTTrainer.test(cfg, build_model(cfg))["person_search"]
     assert set(results) >= {"mAP", "top1", "top5", "top10"}
     assert all(0.0 <= results[k] <= 100.0 for k in ("mAP", "top1"))
+
+
+def test_two_step_inference_embeds_the_detection_crops_with_the_teacher():
+    torch.manual_seed(0)
+    model = build_model(student_cfg("MODEL.ONE_SHOT.TEST_EMBEDDINGS", "teacher",
+                                    "MODEL.ONE_SHOT.TOPK_TEST", 5, "MODEL.ONE_SHOT.SCORE_THRESH_TEST", -1.0)).eval()
+    id_head_calls = []
+    model.id_head.register_forward_hook(lambda *args: id_head_calls.append(1))
+    inputs = [{"image": frame()["image"], "height": 64, "width": 96} for _ in range(2)]
+    with torch.no_grad():
+        results = model(inputs)
+        instances = results[1]["instances"]
+        raw = inputs[1]["image"][None].float()
+        expected = model.id_loss.teacher.embed_boxes(raw, [instances.pred_boxes.tensor], "BGR")
+    assert not id_head_calls  # the ID branch does not run in two-step mode
+    assert len(instances)  # detector_postprocess drops the untrained heads' empty boxes
+    assert torch.allclose(instances.pred_embeddings, expected, atol=1e-5)
+    assert torch.allclose(instances.pred_embeddings.norm(dim=1), torch.ones(len(instances)))
+
+
+def test_test_embeddings_must_be_head_or_teacher():
+    with pytest.raises(ValueError, match="TEST_EMBEDDINGS is 'crops'"):
+        build_model(student_cfg("MODEL.ONE_SHOT.TEST_EMBEDDINGS", "crops"))

@@ -112,7 +112,7 @@ def test_inference_gives_occlusion_centres_in_input_pixels():
         maps = model.predict_maps(model.preprocess_image([frame(with_targets=False)]))
     heatmap = torch.full_like(maps["occlusion"]["heatmap"], -10.0)
     heatmap[0, 0, 3, 5] = 2.0  # one peak at cell (x 5, y 3) of the stride-4 map
-    model.predict_maps = lambda images: {**maps, "occlusion": {**maps["occlusion"], "heatmap": heatmap}}
+    model.predict_maps = lambda images, embeddings=True: {**maps, "occlusion": {**maps["occlusion"], "heatmap": heatmap}}
     with torch.no_grad():
         out = model([frame(with_targets=False)])[0]
     # (cell + offset 0.5) * stride 4, then x2 to the 192 x 128 input

@@ -11,7 +11,9 @@ embedding from the ID features of strides 8, 16 and 32 at stride 8 (Sec. III-C).
 The ID loss is a registered, swappable part (``id_losses.py``); detection and ID losses
 are balanced by task uncertainty (FairMOT Eq. 6) or summed. At inference each image gives
 ``Instances`` with ``pred_boxes``, ``scores``, ``pred_classes`` and L2-normalised
-``pred_embeddings``: the per-frame record the JDE tracker of ``trackers/`` associates.
+``pred_embeddings``: the per-frame record the JDE tracker of ``trackers/`` associates
+(or, with ``MODEL.ONE_SHOT.TEST_EMBEDDINGS "teacher"``, the embeddings a ReID model gives
+to the detections' crops: KDMOT's "two-step" baseline).
 
 OUTrack (Liu et al., Neurocomputing 2022) is this model with its unsupervised ID loss
 (``unsupervised_id.py``, trained on frame pairs, which the model takes flattened) and
@@ -34,6 +36,7 @@ from .centernet import (
     HEATMAP_PRIOR, centernet_focal_loss, centernet_targets, decode_centernet, gather_at, prediction_head,
     regression_l1_loss,
 )
+from .distillation import DistillationIDLoss, build_teacher
 from .id_losses import ID_LOSS_REGISTRY
 from .loss_balance import UncertaintyWeighting
 from .occlusion import OcclusionHead
@@ -82,7 +85,8 @@ class OneShotMOT(nn.Module):
         decoupler: Optional[TaskDecoupler], saan: Optional[ScaleAwareAttention], saan_in_features: Sequence[str],
         topk_test: int, score_thresh_test: float, pixel_mean: Sequence[float], pixel_std: Sequence[float],
         occlusion: Optional[OcclusionHead] = None, occlusion_weight: float = 0.5, occlusion_topk_test: int = 100,
-        occlusion_score_thresh_test: float = 0.1,
+        occlusion_score_thresh_test: float = 0.1, crop_embedder: Optional[nn.Module] = None,
+        input_format: str = "BGR",
     ):
         super().__init__()
         shapes = backbone.output_shape()
@@ -107,6 +111,9 @@ class OneShotMOT(nn.Module):
         self.topk_test, self.score_thresh_test = topk_test, score_thresh_test
         self.occlusion, self.occlusion_weight = occlusion, occlusion_weight
         self.occlusion_topk_test, self.occlusion_score_thresh_test = occlusion_topk_test, occlusion_score_thresh_test
+        # a frozen ReID model embedding the detections' crops at inference (two-step), or None;
+        # in a list: not a submodule (no checkpoint, no optimiser)
+        self._crop_embedder, self.input_format = [crop_embedder] if crop_embedder is not None else [], input_format
         self.register_buffer("pixel_mean", torch.tensor(pixel_mean).view(-1, 1, 1), False)
         self.register_buffer("pixel_std", torch.tensor(pixel_std).view(-1, 1, 1), False)
 
@@ -130,6 +137,14 @@ class OneShotMOT(nn.Module):
             occlusion = OcclusionHead(shapes[one_shot.IN_FEATURES[0]].channels, occ.HEAD_CONV, occ.OVERLAP_THRESHOLD,
                                       occ.MAX_OCCLUSIONS, one_shot.MIN_OVERLAP, one_shot.FOCAL_ALPHA,
                                       one_shot.FOCAL_BETA, occ.OFFSET_WEIGHT)
+        id_loss = ID_LOSS_REGISTRY.get(one_shot.ID_LOSS.NAME)(cfg, one_shot.EMBED_DIM)
+        if one_shot.TEST_EMBEDDINGS not in ("head", "teacher"):
+            raise ValueError(f"MODEL.ONE_SHOT.TEST_EMBEDDINGS is {one_shot.TEST_EMBEDDINGS!r}: 'head' or 'teacher'")
+        crop_embedder = None
+        if one_shot.TEST_EMBEDDINGS == "teacher":  # KDMOT's two-step baseline: the teacher on detection crops
+            distillation = one_shot.ID_LOSS.DISTILLATION
+            crop_embedder = id_loss.teacher if isinstance(id_loss, DistillationIDLoss) else build_teacher(
+                distillation.TEACHER_CONFIG, distillation.TEACHER_WEIGHTS, cfg.MODEL.DEVICE)
         if one_shot.SAAN.ENABLED:
             saan = ScaleAwareAttention({f: shapes[f].channels for f in one_shot.SAAN.IN_FEATURES}, one_shot.EMBED_DIM,
                                        norm=one_shot.FUSION_NORM)
@@ -141,7 +156,7 @@ class OneShotMOT(nn.Module):
             "max_objects": one_shot.MAX_OBJECTS, "focal_alpha": one_shot.FOCAL_ALPHA, "focal_beta": one_shot.FOCAL_BETA,
             "loss_weights": {"heatmap": one_shot.HEATMAP_WEIGHT, "size": one_shot.SIZE_WEIGHT,
                              "offset": one_shot.OFFSET_WEIGHT},
-            "id_loss": ID_LOSS_REGISTRY.get(one_shot.ID_LOSS.NAME)(cfg, one_shot.EMBED_DIM),
+            "id_loss": id_loss,
             "balance": UncertaintyWeighting(one_shot.DET_LOG_VAR, one_shot.ID_LOG_VAR)
             if one_shot.UNCERTAINTY_WEIGHTING else None,
             "id_weight": one_shot.ID_WEIGHT, "decoupler": decoupler, "saan": saan,
@@ -151,6 +166,7 @@ class OneShotMOT(nn.Module):
             "occlusion": occlusion, "occlusion_weight": one_shot.OCCLUSION.LOSS_WEIGHT,
             "occlusion_topk_test": one_shot.OCCLUSION.TOPK_TEST,
             "occlusion_score_thresh_test": one_shot.OCCLUSION.SCORE_THRESH_TEST,
+            "crop_embedder": crop_embedder, "input_format": cfg.INPUT.FORMAT,
         }
 
     @property
@@ -161,8 +177,9 @@ class OneShotMOT(nn.Module):
         images = [(x["image"].to(self.device) - self.pixel_mean) / self.pixel_std for x in batched_inputs]
         return ImageList.from_tensors(images, self.backbone.size_divisibility)
 
-    def predict_maps(self, images: ImageList) -> Dict[str, torch.Tensor]:
-        """Heatmap logits, sizes and offsets at stride 4; the embedding map and its stride."""
+    def predict_maps(self, images: ImageList, embeddings: bool = True) -> Dict[str, torch.Tensor]:
+        """Heatmap logits, sizes and offsets at stride 4; the embedding map and its stride
+        (unless ``embeddings`` is False)."""
         features = self.backbone(images.tensor)
         levels = {f: features[f] for f in self.in_features + self.saan_in_features}
         det_levels, id_levels = levels, levels
@@ -173,6 +190,8 @@ class OneShotMOT(nn.Module):
         maps = {"heatmap": self.heatmap_head(fused), "size": self.size_head(fused), "offset": self.offset_head(fused)}
         if self.occlusion is not None:
             maps["occlusion"] = self.occlusion(fused)
+        if not embeddings:
+            return maps
         if self.saan is not None:
             maps["embedding"], maps["embedding_stride"] = self.saan({f: id_levels[f] for f in self.saan_in_features}), 8
         else:
@@ -184,7 +203,7 @@ class OneShotMOT(nn.Module):
         if self.training:
             batched_inputs = flatten_pairs(batched_inputs)
         images = self.preprocess_image(batched_inputs)
-        maps = self.predict_maps(images)
+        maps = self.predict_maps(images, embeddings=self.training or not self._crop_embedder)
         if not self.training:
             return self.inference(maps, images, batched_inputs)
         return self.losses(maps, [x["instances"].to(self.device) for x in batched_inputs], images, batched_inputs)
@@ -226,21 +245,35 @@ class OneShotMOT(nn.Module):
         """The gt objects that have a centre on the map, in target order."""
         return gt[targets["objects"][targets["mask"]]]
 
-    def inference(self, maps: Dict[str, torch.Tensor], images: ImageList, batched_inputs: List[dict]):
-        decoded = decode_centernet(maps["heatmap"], maps["size"], maps["offset"], self.topk_test, 4, self.size_format)
+    def detection_embeddings(self, maps: Dict[str, torch.Tensor], decoded: Dict[str, torch.Tensor],
+                             keep: torch.Tensor, batched_inputs: List[dict]) -> List[torch.Tensor]:
+        """Each image's L2-normalised embeddings of its kept detections (``keep``: (B, K)
+        mask): the embedding map read at their centres, or (two-step) the crop embedder's
+        embeddings of their boxes, all crops of the batch in one call."""
+        if self._crop_embedder:
+            raw = ImageList.from_tensors([x["image"].to(self.device).float() for x in batched_inputs]).tensor
+            boxes = [b[k] for b, k in zip(decoded["boxes"], keep)]
+            flat = self._crop_embedder[0].to(self.device).embed_boxes(raw, boxes, self.input_format)
+            return list(flat.split([len(b) for b in boxes]))
         width4 = maps["heatmap"].shape[-1]
         cells = rescale_cells(decoded["indices"], width4, 4, maps["embedding_stride"], maps["embedding"].shape[-2:])
         embeddings = F.normalize(gather_at(maps["embedding"], cells), dim=2)
+        return [e[k] for e, k in zip(embeddings, keep)]
+
+    def inference(self, maps: Dict[str, torch.Tensor], images: ImageList, batched_inputs: List[dict]):
+        decoded = decode_centernet(maps["heatmap"], maps["size"], maps["offset"], self.topk_test, 4, self.size_format)
+        keep_detections = decoded["scores"] > self.score_thresh_test
+        embeddings = self.detection_embeddings(maps, decoded, keep_detections, batched_inputs)
         if self.occlusion is not None:
             occlusion_centres, occlusion_scores = self.occlusion.decode(maps["occlusion"], self.occlusion_topk_test, 4)
         results = []
         for i, (image_size, inputs) in enumerate(zip(images.image_sizes, batched_inputs)):
-            keep = decoded["scores"][i] > self.score_thresh_test
+            keep = keep_detections[i]
             instances = Instances(image_size)
             instances.pred_boxes = Boxes(decoded["boxes"][i][keep])
             instances.scores = decoded["scores"][i][keep]
             instances.pred_classes = decoded["classes"][i][keep]
-            instances.pred_embeddings = embeddings[i][keep]
+            instances.pred_embeddings = embeddings[i]
             height, width = inputs.get("height", image_size[0]), inputs.get("width", image_size[1])
             results.append({"instances": detector_postprocess(instances, height, width)})
             if self.occlusion is not None:
