@@ -4,7 +4,8 @@
 
 Each run is a Detectron2 OUTPUT_DIR: its ``metrics.json`` gives the last evaluation with
 tracking metrics (the MOT evaluator's, in percent) and box AP50 if the COCO evaluator ran,
-the iterations trained and the median seconds per iteration.
+the iterations trained and the median seconds per iteration ("-" for an evaluation-only
+run, ``train_net.py --eval-only``, which records its evaluation there too).
 """
 import argparse
 import json
@@ -48,7 +49,9 @@ def markdown_table(rows: Dict[str, Dict[str, float]], ap_label: str = "AP50") ->
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for label, row in rows.items():
         cells = [label] + [f"{row[c]:.0f}" if c in COUNTS else f"{row[c]:.1f}" for c in COLUMNS]
-        cells += [f"{row['AP50']:.1f}", f"{row['iterations']:d}", f"{row['s/iter']:.2f}"]
+        trained = row["iterations"] > 0
+        cells += [f"{row['AP50']:.1f}", f"{row['iterations']:d}" if trained else "-",
+                  f"{row['s/iter']:.2f}" if trained else "-"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -13,7 +13,7 @@ from detectron2.utils import comm
 from detectron2.utils.logger import setup_logger
 
 from mot_heads import add_mot_config, fall_back_to_cpu
-from mot_heads.engine import MOTTrainer
+from mot_heads.engine import MOTTrainer, record_evaluation
 
 
 class Trainer(MOTTrainer):
@@ -40,6 +40,8 @@ def main(args):
         DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(cfg.MODEL.WEIGHTS, resume=args.resume)
         results = Trainer.test(cfg, model)
         verify_results(cfg, results)
+        if comm.is_main_process():
+            record_evaluation(cfg.OUTPUT_DIR, results)
         return results
     trainer = Trainer(cfg)
     trainer.resume_or_load(resume=args.resume)

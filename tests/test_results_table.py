@@ -32,6 +32,16 @@ def test_rows_take_the_last_evaluation_the_iterations_and_the_median_time(tmp_pa
     assert lines[3].startswith("| +REN | 50.0 | 40.0 | 60.0 | 72.5 |")
 
 
+def test_evaluation_only_runs_have_no_iterations(tmp_path):
+    folder = tmp_path / "eval"
+    folder.mkdir()
+    scores = dict(HOTA=50.0, DetA=40.0, AssA=60.0, MOTA=61.0, IDF1=70.0, IDSW=3, FP=4, FN=5)
+    (folder / "metrics.json").write_text(json.dumps({"iteration": 0, **{f"tracking/{k}": v for k, v in scores.items()}}))
+    out = run("--run", f"eval={folder}")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[2] == "| eval | 50.0 | 40.0 | 60.0 | 61.0 | 70.0 | 3 | 4 | 5 | nan | - | - |"
+
+
 def test_bad_runs_end_with_one_clear_sentence(tmp_path):
     out = run("--run", f"x={tmp_path}")
     assert out.returncode == 1 and "metrics.json does not exist" in out.stderr

@@ -1,2 +1,2 @@
 """Training and inference drivers."""
-from .trainer import MOTTrainer
+from .trainer import MOTTrainer, record_evaluation

@@ -10,9 +10,11 @@ from detectron2.engine import AMPTrainer, DefaultTrainer, SimpleTrainer, Trainer
 from detectron2.data import MetadataCatalog
 from detectron2.data.detection_utils import read_image
 from detectron2.evaluation import COCOEvaluator, DatasetEvaluators
+from detectron2.evaluation.testing import flatten_results_dict
 from detectron2.solver.build import get_default_optimizer_params, maybe_add_gradient_clipping
 from detectron2.structures import BoxMode
 from detectron2.utils import comm
+from detectron2.utils.events import EventStorage, JSONWriter
 
 from trackers import parse_param_strings
 
@@ -67,6 +69,17 @@ _EVALUATORS = {
     "retrieval": lambda cfg, name, out: ReIDRetrievalEvaluator(name, output_dir=out),
     "person_search": _person_search_evaluator,
 }
+
+
+def record_evaluation(output_dir: str, results: dict) -> None:
+    """Appends ``results`` (flattened as the training's EvalHook does) to
+    ``output_dir/metrics.json``: an evaluation-only run leaves the record a training run
+    leaves (``benchmarks/results_table.py`` reads either)."""
+    with EventStorage() as storage:
+        writer = JSONWriter(os.path.join(output_dir, "metrics.json"))
+        storage.put_scalars(**flatten_results_dict(results), smoothing_hint=False)
+        writer.write()
+        writer.close()
 
 
 class MOTTrainer(DefaultTrainer):

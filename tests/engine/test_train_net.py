@@ -44,3 +44,5 @@ def test_two_process_evaluation_tracks_every_sequence(datasets_root, tmp_path):
     assert "copypaste: HOTA,DetA,AssA" in log
     results = os.listdir(tmp_path / "eval" / "inference" / "synth_val")
     assert "synth-val-00.txt" in results and "mot_metrics.json" in results
+    recorded = [json.loads(line) for line in open(tmp_path / "eval" / "metrics.json")]  # as training records
+    assert len(recorded) == 1 and {"tracking/MOTA", "tracking/IDF1-person"} <= set(recorded[0])
