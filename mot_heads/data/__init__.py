@@ -32,6 +32,13 @@ from .reid import (
     register_mot_crops,
     split_query_gallery,
 )
+from .sot import (
+    load_sot_folder,
+    load_sot_sequence,
+    load_synthetic_sot,
+    register_sot_folder,
+    register_synthetic_sot,
+)
 from .synthetic import SYNTHETIC_CLASSES, SyntheticConfig, generate_dataset, register_synthetic
 
 register_all(datasets_root())

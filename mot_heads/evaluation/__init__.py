@@ -10,27 +10,39 @@ from .person_search import PersonSearchEvaluator, person_search_metrics
 from .preprocessing import PreprocessedSequence, box_iou_xywh, preprocess_sequence
 from .reid_evaluator import TrackletReIDEvaluator
 from .reid_metrics import retrieval_metrics
+from .sot_files import SOTFormatError, SOTSequence, read_sot_gt, read_sot_results, write_sot_results
+from .sot_metrics import FrameScores, compare_frames, compare_sequences, evaluate_sot, plot_success
 
 __all__ = [
     "ALPHAS",
     "COMBINED",
+    "FrameScores",
     "METRIC_KEYS",
     "MOTEvaluator",
     "MOTSequence",
     "PersonSearchEvaluator",
     "PreprocessedSequence",
+    "SOTFormatError",
+    "SOTSequence",
     "TrackletReIDEvaluator",
     "box_iou_xywh",
     "combine_hota",
+    "compare_frames",
+    "compare_sequences",
     "evaluate_clear_identity",
     "evaluate_hota",
     "evaluate_mot",
+    "evaluate_sot",
     "format_table",
     "person_search_metrics",
+    "plot_success",
     "preprocess_sequence",
     "read_mot_gt",
     "read_mot_results",
+    "read_sot_gt",
+    "read_sot_results",
     "retrieval_metrics",
     "summarize_hota",
     "write_mot_results",
+    "write_sot_results",
 ]

@@ -22,7 +22,9 @@ COUNT_KEYS = ("IDSW", "FP", "FN", "Frag", "MT", "PT", "ML")
 Metrics = Dict[str, Union[int, float]]
 
 
-def _check_names(gts: Mapping[str, MOTSequence], results: Mapping[str, MOTSequence]) -> None:
+def check_sequence_names(gts: Mapping[str, object], results: Mapping[str, object]) -> None:
+    """Raises ValueError unless ``gts`` and ``results`` name the same sequences, at least
+    one, none of them named COMBINED."""
     no_gt = sorted(set(results) - set(gts))
     if no_gt:
         raise ValueError(f"results for sequences without ground truth: {', '.join(no_gt)}")
@@ -48,7 +50,7 @@ def evaluate_mot(
     (possibly empty) and every result a gt, else ValueError naming them. Ratios are python
     floats, counts python ints. ``progress`` shows a progress bar over sequences.
     """
-    _check_names(gts, results)
+    check_sequence_names(gts, results)
     names = sorted(gts)
     prepared, hota = [], {}
     # disable=None: tqdm shows the bar only on a terminal.

@@ -1,0 +1,159 @@
+"""SOT dataset readers: LaSOT, GOT-10k and generic layouts, and targets of the synthetic set."""
+import os
+
+import cv2
+import numpy as np
+import pytest
+from detectron2.data import DatasetCatalog, MetadataCatalog
+
+from mot_heads.data import (
+    load_mot_folder,
+    load_sot_folder,
+    load_sot_sequence,
+    load_synthetic_sot,
+    register_sot_folder,
+    register_synthetic_sot,
+)
+from mot_heads.data.sot import SOTFormatError, choose_target, find_sot_sequences
+from mot_heads.data.synthetic import SYNTHETIC_MIN_VISIBILITY
+
+from ..conftest import write_sequence
+
+
+def write_sot_sequence(seq_dir, gt, frames=None, frame_dir=".", flags=None, size=(32, 24)):
+    """A sequence folder: ``frames`` (default: one per gt line) tiny images in
+    ``seq_dir/frame_dir``, ``groundtruth.txt`` and flag files {name: text}."""
+    frames = len(gt.strip().splitlines()) if frames is None else frames
+    image_dir = os.path.join(str(seq_dir), frame_dir)
+    os.makedirs(image_dir, exist_ok=True)
+    for t in range(1, frames + 1):
+        cv2.imwrite(os.path.join(image_dir, f"{t:08d}.jpg"), np.zeros((size[1], size[0], 3), np.uint8))
+    with open(os.path.join(str(seq_dir), "groundtruth.txt"), "w") as f:
+        f.write(gt)
+    for name, text in (flags or {}).items():
+        with open(os.path.join(str(seq_dir), name), "w") as f:
+            f.write(text)
+    return str(seq_dir)
+
+
+def test_lasot_layout(tmp_path):
+    write_sot_sequence(tmp_path / "bird" / "bird-2", "1,2,3,4\n5,6,7,8\n9,9,4,4\n", frame_dir="img",
+                       flags={"full_occlusion.txt": "0,1,0", "out_of_view.txt": "0,0,0"})
+    write_sot_sequence(tmp_path / "airplane" / "airplane-1", "1,1,5,5\n", frame_dir="img")
+    dicts = load_sot_folder(str(tmp_path), "lasot")
+    assert [(d["video_id"], d["frame_idx"]) for d in dicts] == [
+        ("airplane-1", 1), ("bird-2", 1), ("bird-2", 2), ("bird-2", 3)]
+    bird = dicts[1:]
+    assert bird[0]["file_name"].endswith(os.path.join("bird-2", "img", "00000001.jpg"))
+    assert (bird[0]["width"], bird[0]["height"], bird[0]["seq_length"]) == (32, 24, 3)
+    assert bird[0]["image_id"] == "bird-2/00000001"
+    assert [d["sot_box"] for d in bird] == [[1, 2, 3, 4], None, [9, 9, 4, 4]]  # as in the file
+    assert [d["sot_absent"] for d in bird] == [False, True, False]
+    only = load_sot_folder(str(tmp_path), "lasot", sequences=["bird-2"])
+    assert {d["video_id"] for d in only} == {"bird-2"}
+
+
+def test_got10k_layout_with_list_and_test_split(tmp_path):
+    write_sot_sequence(tmp_path / "GOT-10k_Val_000002", "1,1,5,5\n2,2,5,5\n3,3,5,5\n",
+                       flags={"absence.label": "0\n1\n0\n"})
+    write_sot_sequence(tmp_path / "GOT-10k_Val_000001", "4,4,6,6\n", frames=3)  # test split: first frame only
+    (tmp_path / "list.txt").write_text("GOT-10k_Val_000002\nGOT-10k_Val_000001\n")
+    dicts = load_sot_folder(str(tmp_path), "got10k")
+    assert [d["video_id"] for d in dicts] == ["GOT-10k_Val_000002"] * 3 + ["GOT-10k_Val_000001"] * 3
+    assert [d["sot_absent"] for d in dicts[:3]] == [False, True, False]
+    assert dicts[3]["sot_box"] == [4, 4, 6, 6]
+    assert all("sot_box" not in d and "sot_absent" not in d for d in dicts[4:])
+    (tmp_path / "list.txt").write_text("GOT-10k_Val_000009\n")
+    with pytest.raises(SOTFormatError, match=r"list\.txt: names .*GOT-10k_Val_000009, which has no groundtruth\.txt"):
+        find_sot_sequences(str(tmp_path), "got10k")
+
+
+def test_generic_layout_and_registration(tmp_path):
+    write_sot_sequence(tmp_path / "clip", "1,1,5,5\nnan,nan,nan,nan\n0,0,0,0\n2,2,5,5\n")
+    dicts = load_sot_sequence(str(tmp_path / "clip"))
+    assert [d["sot_absent"] for d in dicts] == [False, True, True, False]
+    register_sot_folder("sot_test_generic", str(tmp_path))
+    try:
+        assert [d["image_id"] for d in DatasetCatalog.get("sot_test_generic")] == [d["image_id"] for d in dicts]
+        meta = MetadataCatalog.get("sot_test_generic")
+        assert (meta.dataset_format, meta.evaluator_type, meta.sot_layout) == ("sot", "sot", "generic")
+    finally:
+        DatasetCatalog.remove("sot_test_generic")
+        MetadataCatalog.remove("sot_test_generic")
+
+
+def test_reader_errors(tmp_path):
+    write_sot_sequence(tmp_path / "short", "1,1,5,5\n2,2,5,5\n", frames=3)
+    with pytest.raises(SOTFormatError, match=r"groundtruth\.txt: 2 boxes for 3 frames"):
+        load_sot_sequence(str(tmp_path / "short"))
+    with pytest.raises(ValueError, match="unknown SOT layout 'otb'"):
+        register_sot_folder("sot_test_bad", str(tmp_path), "otb")
+    with pytest.raises(SOTFormatError, match="no generic sequence folder named nope"):
+        find_sot_sequences(str(tmp_path), sequences=["nope"])
+    with pytest.raises(FileNotFoundError, match="no such folder"):
+        find_sot_sequences(str(tmp_path / "missing"), "lasot")
+    with pytest.raises(SOTFormatError, match="no lasot sequence folder"):
+        find_sot_sequences(str(tmp_path), "lasot")  # sequences one level too high
+
+
+# Track 1 is hidden (visibility 0) in frames 2-3 and reappears; track 2 is always visible;
+# track 3 enters in frame 2 (not visible in the first frame: not a candidate).
+REAPPEARING_GT = """1,1,11,21,10,20,1,1,1.0
+2,1,12,21,10,20,1,1,0.0
+3,1,13,21,10,20,1,1,0.05
+4,1,14,21,10,20,1,1,0.8
+1,2,31,11,8,16,1,1,1.0
+2,2,31,11,8,16,1,1,1.0
+3,2,31,11,8,16,1,1,1.0
+4,2,31,11,8,16,1,1,1.0
+2,3,41,11,8,16,1,1,1.0
+3,3,41,11,8,16,1,1,1.0
+4,3,41,11,8,16,1,1,1.0
+"""
+
+
+def test_synthetic_target_that_reappears(tmp_path):
+    write_sequence(tmp_path / "train", "synth-train-00", length=4, gt=REAPPEARING_GT)
+    dicts = load_synthetic_sot(str(tmp_path), "train")
+    assert {d["sot_track_id"] for d in dicts} == {1}
+    assert [d["sot_absent"] for d in dicts] == [False, True, True, False]
+    # MOTChallenge 1-based pixels -> 0-based, as the MOT reader
+    assert [d["sot_box"] for d in dicts] == [[10, 20, 10, 20], None, None, [13, 20, 10, 20]]
+
+
+def test_synthetic_set(synthetic_root):
+    for split in ("train", "val"):
+        dicts = load_synthetic_sot(synthetic_root, split)
+        mot = {(r["video_id"], r["frame_idx"]): r for r in load_mot_folder(
+            os.path.join(synthetic_root, split), class_map={1: 0, 2: 1}, min_visibility=SYNTHETIC_MIN_VISIBILITY,
+            ignore_classes=())}
+        videos = {d["video_id"] for d in dicts}
+        assert len(videos) == len({v for v, _ in mot})  # one target per sequence
+        for d in dicts:
+            if d["frame_idx"] == 1:
+                assert not d["sot_absent"]
+            boxes = [a["bbox"] for a in mot[d["video_id"], d["frame_idx"]]["annotations"]
+                     if a["track_id"] == d["sot_track_id"] and not a["iscrowd"]]
+            assert d["sot_box"] == (boxes[0] if boxes else None)
+            assert d["sot_absent"] == (not boxes)
+    names = register_synthetic_sot(synthetic_root, prefix="sot_test")
+    try:
+        assert names == ["sot_test_sot_train", "sot_test_sot_val"]
+        assert len(DatasetCatalog.get(names[1])) == len(load_synthetic_sot(synthetic_root, "val"))
+        assert MetadataCatalog.get(names[0]).dataset_format == "sot"
+    finally:
+        for name in names:
+            DatasetCatalog.remove(name)
+            MetadataCatalog.remove(name)
+
+
+def test_choose_target_prefers_reappearance_then_length():
+    def frame(t, tracks):
+        return {"frame_idx": t, "annotations": [{"track_id": k, "iscrowd": 0} for k in tracks]}
+
+    # 5 visible everywhere; 7 leaves after frame 2 and comes back in frame 4; 9 leaves for good
+    records = [frame(1, [5, 7, 9]), frame(2, [5, 7, 9]), frame(3, [5]), frame(4, [5, 7])]
+    assert choose_target(records) == 7
+    records = [frame(1, [5, 9]), frame(2, [5, 9]), frame(3, [5])]
+    assert choose_target(records) == 5
+    assert choose_target([frame(1, []), frame(2, [5])]) is None
