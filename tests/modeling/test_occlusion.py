@@ -1,4 +1,4 @@
-"""OUTrack's occlusion targets (Eq. 9-10) on hand-made box pairs, and the head's losses."""
+"""OUTrack's occlusion targets (Eq. 9-10) on hand-made box pairs, the head's losses, and that it learns."""
 import math
 
 import torch
@@ -64,3 +64,21 @@ def test_losses_are_zero_offset_and_pure_negatives_without_occlusions():
     prob = torch.sigmoid(maps["heatmap"]).clamp(1e-4, 1 - 1e-4)
     expected = -(prob.pow(2) * (1 - prob).log()).sum()
     torch.testing.assert_close(losses["loss_occlusion_heatmap"], expected)
+
+
+def test_the_head_learns_to_fire_at_an_occlusion_and_nowhere_else():
+    torch.manual_seed(0)
+    head = OcclusionHead(8, 16, 0.7, 10, 0.7, 2.0, 4.0, 1.0)
+    # a 64 x 96 image (stride 4: 16 x 24 cells); a walker (x 30-50) half hides behind another (x 34-54)
+    boxes = torch.tensor([[30.0, 10.0, 50.0, 50.0], [34.0, 12.0, 54.0, 52.0], [70.0, 20.0, 90.0, 60.0]])
+    features = torch.randn(1, 8, 16, 24)
+    optimizer = torch.optim.Adam(head.parameters(), lr=1e-2)
+    for _ in range(100):
+        losses = head.losses(head(features), [boxes], 4)
+        optimizer.zero_grad()
+        sum(losses.values()).backward()
+        optimizer.step()
+    centres, scores = OcclusionHead.decode(head(features), 2, 4)
+    # the one valid occlusion: boxes 0 and 1 overlap on x 34-50, y 12-50, centre (42, 31)
+    assert scores[0, 0] > 0.5 and scores[0, 1] < 0.2
+    assert torch.allclose(centres[0, 0], torch.tensor([42.0, 31.0]), atol=1.0)
