@@ -11,6 +11,7 @@ from detectron2.data import DatasetCatalog
 from .crowdhuman import register_crowdhuman
 from .mot_challenge import MOT20_IGNORE_CLASSES, MOT_IGNORE_CLASSES, register_mot_folder
 from .person_search import register_cuhk_sysu, register_prw, register_synthetic_person_search
+from .sot import register_sot_folder, register_synthetic_sot
 from .synthetic import SPLITS, register_synthetic
 
 
@@ -42,6 +43,9 @@ _MARKET_FOLDER = "Market-1501-v15.09.15"
 # ReID crops of the synthetic set's gt boxes (data/reid.py): training crops of every frame,
 # and a query / gallery set of held-out crops of every 5th frame (fewer near-duplicates).
 _SYNTHETIC_CROPS = {"synth_train_reid": ("synth_train", 1, False), "synth_val_reid": ("synth_val", 5, True)}
+# Single-object tracking: name -> (folder under the root, layout of data/sot.py).
+_SOT_DATASETS = {"lasot": ("LaSOT", "lasot"), "got10k_train": ("GOT-10k/train", "got10k"),
+                 "got10k_val": ("GOT-10k/val", "got10k"), "got10k_test": ("GOT-10k/test", "got10k")}
 
 
 def expected_location(name: str, root: str) -> str:
@@ -76,6 +80,11 @@ def register_all(root: str) -> None:
         register_synthetic(synthetic)
     if os.path.isdir(os.path.join(synthetic, "val")) and "synth_ps_gallery" not in DatasetCatalog:
         register_synthetic_person_search(synthetic)
+    if all(os.path.isdir(os.path.join(synthetic, s)) for s in SPLITS) and "synth_sot_train" not in DatasetCatalog:
+        register_synthetic_sot(synthetic)
+    for name, (folder, layout) in _SOT_DATASETS.items():
+        if os.path.isdir(os.path.join(root, folder)) and name not in DatasetCatalog:
+            register_sot_folder(name, os.path.join(root, folder), layout)
     for prefix, (folder, register) in _PERSON_SEARCH_DATASETS.items():
         if os.path.isdir(os.path.join(root, folder)) and f"{prefix}_gallery" not in DatasetCatalog:
             register(os.path.join(root, folder), prefix)
