@@ -39,8 +39,8 @@ def test_smooth_l1_to_the_teacher_by_hand():
     inputs = [{"image": torch.zeros(3, 16, 16, dtype=torch.uint8)}, {"image": torch.ones(3, 12, 16, dtype=torch.uint8)}]
     value = loss(student, [gt([0, 0, 8, 8], [4, 4, 12, 12]), gt([1, 1, 5, 5])], None, inputs)["loss_id_distillation"]
     # per element, beta 1: |d| < 1 -> d^2 / 2, else |d| - 1/2; errors 0.5, 0 | 0, 2 | 0, 3
-    # -> 0.125 + 0 + 0 + 1.5 + 0 + 2.5 = 4.125 over 3 boxes
-    assert value.item() == pytest.approx(4.125 / 3)
+    # -> 0.125 + 0 + 0 + 1.5 + 0 + 2.5 = 4.125 over 3 boxes x 2 channels
+    assert value.item() == pytest.approx(4.125 / 6)
     value.backward()
     assert student[0].grad is not None
     images, boxes, input_format, normalize = teacher.calls[0]

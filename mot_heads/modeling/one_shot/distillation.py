@@ -13,8 +13,10 @@ not a submodule: its weights stay out of the student's optimiser and checkpoints
 
 Our choices where the paper is silent: the target is the teacher's BNNeck feature before
 L2 normalisation (unit-variance channels suit smooth L1; the student's embedding is
-normalised at inference, as the teacher's is); smooth L1 is summed over channels and
-averaged over boxes.
+normalised at inference, as the teacher's is); smooth L1 is averaged over channels and
+boxes (PyTorch's default reduction): summed over 2048 channels it would outweigh
+detection by orders of magnitude, which the uncertainty weights cannot undo within a
+training run.
 """
 import logging
 import os
@@ -112,8 +114,8 @@ class DistillationIDLoss(nn.Module):
         if not len(student):
             return {"loss_id_distillation": student.sum() * 0.0}
         target = self.teacher_embeddings(targets, inputs)
-        # Eq. 7 / 9, KDMOT: smooth L1 to the teacher, summed over channels, averaged over boxes
-        distance = F.smooth_l1_loss(student, target, beta=self.beta, reduction="sum") / len(student)
+        # Eq. 7 / 9, KDMOT: smooth L1 to the teacher, averaged over boxes and channels
+        distance = F.smooth_l1_loss(student, target, beta=self.beta)
         losses = {"loss_id_distillation": distance}
         if self.hard_label_weight:  # Eq. 6, KDMOT: eta x the hard-label (identity) loss
             losses["loss_id_hard_label"] = self.hard_label_weight * self.hard_label_loss(
