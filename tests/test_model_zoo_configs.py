@@ -20,5 +20,7 @@ def test_config_builds_its_model(path):
     cfg.MODEL.DEVICE = "cpu"
     if cfg.MODEL.META_ARCHITECTURE == "OneShotMOT" and cfg.MODEL.ONE_SHOT.ID_LOSS.NAME == "CrossEntropyIDLoss":
         cfg.MODEL.ONE_SHOT.ID_LOSS.NUM_IDENTITIES = 10  # the training sets (e.g. MOT17) are not on disk here
+    if cfg.MODEL.META_ARCHITECTURE == "DMTrack":
+        cfg.MODEL.DMTRACK.NUM_IDENTITIES = 10
     model = build_model(cfg)
     assert sum(p.numel() for p in model.parameters()) > 1_000_000

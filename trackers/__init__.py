@@ -6,8 +6,9 @@ runs beside any detector. Build a tracker by name with :func:`build_tracker`.
 from .base import Tracker
 from .record import Detections, RecordError, Tracks
 from .registry import TRACKERS, build_tracker, build_tracker_for_video, parse_param_strings, register_tracker
-from . import jde, outrack, siammot, sort  # noqa: F401  (registration)
+from . import jde, longterm, outrack, siammot, sort  # noqa: F401  (registration)
 from .jde import JDEParams, JDETracker
+from .longterm import LongTermParams, LongTermTracker
 from .outrack import OUTrackParams, OUTrackTracker
 from .siammot import SiamMOTParams, SiamMOTSolver
 from .sort import SORT, SORTParams

@@ -17,7 +17,6 @@ when the results carry confidences. COMBINED scores all sequences together, each
 benchmark's way (mean curves for LaSOT and VOT-LT, pooled frames for OxUvA).
 """
 import argparse
-import json
 import os
 import sys
 from typing import Dict, List, Optional, Tuple
@@ -25,6 +24,7 @@ from typing import Dict, List, Optional, Tuple
 from tqdm import tqdm
 
 from ..data.sot import find_sot_sequences
+from ..evaluation.sot_evaluator import write_sot_metrics
 from ..evaluation.sot_files import SOTFormatError, SOTSequence, read_sot_gt, read_sot_results
 from ..evaluation.sot_metrics import compare_sequences, evaluate_sot, format_sot_table, mean_success_curve, plot_success
 from .errors import exit_on_bad_input
@@ -76,9 +76,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(format_sot_table(metrics))
         try:
             if args.json:
-                with open(args.json, "w") as f:
-                    json.dump(metrics, f, indent=2)
-                    f.write("\n")
+                write_sot_metrics(metrics, args.json)
             if args.plot:
                 tracker = os.path.basename(os.path.normpath(args.results_dir))
                 plot_success({tracker: mean_success_curve(frames.values())}, args.plot)

@@ -89,7 +89,14 @@ class IdentityMapper(DatasetMapper):
         return ret
 
     def _transform_annotations(self, dataset_dict, transforms, image_shape):
-        annotations = [a for a in dataset_dict.pop("annotations") if a.get("iscrowd", 0) == 0]
-        video = dataset_dict.get("video_id")
-        identities = [self.identities(video, a.get("track_id", -1)) for a in annotations]
-        dataset_dict["instances"] = tracked_instances(annotations, transforms, image_shape, identities)
+        set_identity_instances(dataset_dict, self.identities, transforms, image_shape)
+
+
+def set_identity_instances(dataset_dict: dict, identities: IdentityIndex, transforms, image_shape,
+                           with_identities: bool = True) -> None:
+    """Replace the dict's non-crowd ``annotations`` by its ``instances`` carrying
+    ``gt_identities`` (all -1 unless ``with_identities``)."""
+    annotations = [a for a in dataset_dict.pop("annotations") if a.get("iscrowd", 0) == 0]
+    video = dataset_dict.get("video_id")
+    ids = [identities(video, a.get("track_id", -1)) if with_identities else -1 for a in annotations]
+    dataset_dict["instances"] = tracked_instances(annotations, transforms, image_shape, ids)

@@ -32,7 +32,7 @@ from detectron2.data import transforms as T
 from detectron2.structures import BoxMode
 
 from .build import MAPPER_REGISTRY
-from .identities import tracked_instances
+from .identities import IdentityIndex, set_identity_instances, tracked_instances
 
 logger = logging.getLogger(__name__)
 
@@ -310,3 +310,23 @@ class VideoPairMapper(ImagePairMapper):
             raise ValueError(f"{second['file_name']} is {second_image.shape[:2]} but {first['file_name']} of the "
                              f"same video is {image.shape[:2]}; a video's frames must have one size")
         return second, second_image
+
+
+@MAPPER_REGISTRY.register()
+class IdentityPairMapper(VideoPairMapper):
+    """``VideoPairMapper`` whose two frames' instances also carry ``gt_identities`` (an
+    :class:`IdentityIndex` over ``cfg.DATASETS.TRAIN``; -1 in image pairs): DMTrack's
+    template-search pairs, which train its re-id branch by identity classification."""
+
+    @configurable
+    def __init__(self, is_train: bool = True, *, identities: IdentityIndex, **kwargs):
+        super().__init__(is_train, **kwargs)
+        self.identities = identities
+
+    @classmethod
+    def from_config(cls, cfg, is_train: bool = True):
+        return {**super().from_config(cfg, is_train), "identities": IdentityIndex(cfg.DATASETS.TRAIN)}
+
+    def _transform_annotations(self, dataset_dict, transforms, image_shape):
+        set_identity_instances(dataset_dict, self.identities, transforms, image_shape,
+                               with_identities=dataset_dict.get("video_id") in self._videos)

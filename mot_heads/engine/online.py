@@ -6,9 +6,10 @@ it gives the solver's live tracks (active and dormant) with their cached templat
 the model, which detects and propagates them; the solver turns detections and
 propagated boxes into tracks; the templates of the tracks seen in this frame are then
 refreshed from this frame's features. A dormant track keeps its last
-box and template (Sec. 4.2), so the model can find it again.
+box and template (Sec. 4.2), so the model can find it again. ``SOTDriver`` tracks
+one target given by its first-frame box with DMTrack and the long-term tracker.
 """
-from typing import Dict, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -16,6 +17,7 @@ from detectron2.structures import Instances
 from torch import nn
 
 from trackers import Tracker, Tracks, build_tracker_for_video
+from trackers.longterm import LongTermTracker
 from trackers.siammot import SiamMOTSolver
 
 from .records import instances_to_detections, output_to_detections
@@ -71,6 +73,38 @@ class DetectorDriver:
         return output["instances"], self.tracker.update(output_to_detections(output))
 
 
+class SOTDriver:
+    """One target through one video: a ``DMTrack`` model (in eval mode) gives the
+    template of the first frame's box, then each frame's top-k candidates, which the
+    long-term tracker associates; the output is the target's box or nothing."""
+
+    def __init__(self, model, tracker: LongTermTracker):
+        if not isinstance(tracker, LongTermTracker):
+            raise TypeError(f"single-target tracking needs the 'longterm' tracker (TRACKER.NAME), got "
+                            f"{type(tracker).__name__}")
+        self.model, self.tracker, self.template = model, tracker, None
+
+    def start(self, frame: dict, box: Sequence[float]) -> Tracks:
+        """Begin with the target at ``box`` (x1, y1, x2, y2, original pixels) in ``frame``."""
+        self.template = self.model.init_template(frame, box)
+        embedding = None if self.template.embedding is None else self.template.embedding.cpu().numpy()
+        return self.tracker.start(np.asarray(box, dtype=np.float64), embedding)
+
+    def step(self, frame: dict) -> Tracks:
+        if self.template is None:
+            raise RuntimeError("SOTDriver.step before start: give the target's first-frame box first")
+        candidates = self.model.detect_candidates(frame, self.template)
+        return self.tracker.update(instances_to_detections(candidates))
+
+
+def sot_output(tracks: Tracks) -> Dict[str, object]:
+    """The target's box as x, y, w, h (None when reported absent) and its confidence."""
+    if not len(tracks):
+        return {"sot_box": None, "sot_confidence": 0.0}
+    x1, y1, x2, y2 = tracks.boxes[0].tolist()
+    return {"sot_box": [x1, y1, x2 - x1, y2 - y1], "sot_confidence": float(tracks.scores[0])}
+
+
 def build_driver(model, tracker_name: str, frame_rate: float, tracker_params: Dict[str, object]):
     """The driver for ``model``: SiamMOT's (it has ``track_frame``) or a detector's."""
     tracker = build_tracker_for_video(tracker_name, frame_rate, **tracker_params)
@@ -96,14 +130,45 @@ class OnlineTracking(nn.Module):
         outputs = []
         for frame in batched_inputs:
             if frame["video_id"] != self._video:
-                self._driver = build_driver(self.model, self.tracker_name, frame["frame_rate"], self.tracker_params)
-                self._video, self._frame = frame["video_id"], frame["frame_idx"] - 1
+                self._video, self._frame = frame["video_id"], frame["frame_idx"]
+                outputs.append(self.start_video(frame))
+                continue
             if frame["frame_idx"] != self._frame + 1:
                 raise ValueError(
                     f"{self._video}: frame {frame['frame_idx']} came after frame {self._frame}; online tracking "
                     "needs the frames of a video in order"
                 )
             self._frame += 1
-            detections, tracks = self._driver.step(frame)
-            outputs.append({"instances": detections, "tracks": tracks})
+            outputs.append(self.next_frame(frame))
         return outputs
+
+    def start_video(self, frame: dict) -> Dict[str, object]:
+        """The output of the first frame of a video, after a fresh driver is built."""
+        self._driver = build_driver(self.model, self.tracker_name, frame["frame_rate"], self.tracker_params)
+        return self.next_frame(frame)
+
+    def next_frame(self, frame: dict) -> Dict[str, object]:
+        detections, tracks = self._driver.step(frame)
+        return {"instances": detections, "tracks": tracks}
+
+
+class SingleTargetTracking(OnlineTracking):
+    """A DMTrack model tracking one target per video during ``inference_on_dataset``.
+
+    Frames of an SOT dataset (``mot_heads.data.sot``) arrive in order, one video after
+    another; the first frame's ``sot_box`` starts the tracker. Each output holds
+    ``sot_box`` (x, y, w, h or None) and ``sot_confidence``, what ``SOTEvaluator`` scores.
+    """
+
+    def start_video(self, frame: dict) -> Dict[str, object]:
+        box: Optional[Sequence[float]] = frame.get("sot_box")
+        if box is None:
+            raise ValueError(f"{frame['video_id']}: the first frame ({frame['file_name']}) has no target box; "
+                             "single-target tracking starts from the first frame's sot_box")
+        tracker = build_tracker_for_video(self.tracker_name, frame.get("frame_rate", 30.0), **self.tracker_params)
+        self._driver = SOTDriver(self.model, tracker)
+        x, y, w, h = box
+        return sot_output(self._driver.start(frame, [x, y, x + w, y + h]))
+
+    def next_frame(self, frame: dict) -> Dict[str, object]:
+        return sot_output(self._driver.step(frame))

@@ -24,8 +24,9 @@ from ..evaluation.mot_evaluator import MOTEvaluator
 from ..evaluation.person_search import PersonSearchEvaluator
 from ..evaluation.reid_evaluator import TrackletReIDEvaluator
 from ..evaluation.reid_retrieval import ReIDRetrievalEvaluator
+from ..evaluation.sot_evaluator import SOTEvaluator
 from ..modeling.one_shot.distillation import build_teacher
-from .online import OnlineTracking
+from .online import OnlineTracking, SingleTargetTracking
 
 
 def _mot_evaluator(cfg, dataset_name: str, output_dir: str) -> MOTEvaluator:
@@ -68,6 +69,7 @@ _EVALUATORS = {
     "reid": lambda cfg, name, out: TrackletReIDEvaluator(name, output_dir=out),
     "retrieval": lambda cfg, name, out: ReIDRetrievalEvaluator(name, output_dir=out),
     "person_search": _person_search_evaluator,
+    "sot": lambda cfg, name, out: SOTEvaluator(name, output_dir=out),
 }
 
 
@@ -135,10 +137,13 @@ class MOTTrainer(DefaultTrainer):
 
     @classmethod
     def test(cls, cfg, model, evaluators=None):
-        """DefaultTrainer.test; a model that tracks online (SiamMOT) runs with its solver."""
+        """DefaultTrainer.test; a model that tracks online runs with its tracker: SiamMOT
+        with its solver, DMTrack with the long-term tracker (one target per video)."""
         module = model.module if isinstance(model, DistributedDataParallel) else model
         if hasattr(module, "track_frame"):
             model = OnlineTracking(module, cfg.TRACKER.NAME, parse_param_strings(cfg.TRACKER.PARAMS))
+        elif hasattr(module, "init_template"):
+            model = SingleTargetTracking(module, cfg.TRACKER.NAME, parse_param_strings(cfg.TRACKER.PARAMS))
         return super().test(cfg, model, evaluators)
 
     @classmethod

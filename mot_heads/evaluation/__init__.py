@@ -1,6 +1,7 @@
 """MOT evaluation: MOTChallenge files, preprocessing, HOTA (as TrackEval), CLEAR and
 Identity (through motmetrics), and their combination over sequences; ReID retrieval
-metrics (CMC, mAP) and the tracklet ReID evaluator of one-shot models; person search."""
+metrics (CMC, mAP) and the tracklet ReID evaluator of one-shot models; person search;
+single-object tracking (LaSOT, VOT-LT, OxUvA) files, metrics and evaluator."""
 from .clear_identity import COMBINED, evaluate_clear_identity
 from .hota import ALPHAS, combine_hota, evaluate_hota, summarize_hota
 from .mot_files import MOTSequence, read_mot_gt, read_mot_results, write_mot_results
@@ -10,6 +11,7 @@ from .person_search import PersonSearchEvaluator, person_search_metrics
 from .preprocessing import PreprocessedSequence, box_iou_xywh, preprocess_sequence
 from .reid_evaluator import TrackletReIDEvaluator
 from .reid_metrics import retrieval_metrics
+from .sot_evaluator import SOTEvaluator
 from .sot_files import SOTFormatError, SOTSequence, read_sot_gt, read_sot_results, write_sot_results
 from .sot_metrics import FrameScores, compare_frames, compare_sequences, evaluate_sot, plot_success
 
@@ -22,6 +24,7 @@ __all__ = [
     "MOTSequence",
     "PersonSearchEvaluator",
     "PreprocessedSequence",
+    "SOTEvaluator",
     "SOTFormatError",
     "SOTSequence",
     "TrackletReIDEvaluator",

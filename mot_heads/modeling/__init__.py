@@ -1,2 +1,2 @@
 """Registered Detectron2 models of the project (importing registers them)."""
-from . import backbone, one_shot, reid, siammot
+from . import backbone, dmtrack, one_shot, reid, siammot

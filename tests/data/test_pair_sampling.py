@@ -274,3 +274,30 @@ def test_train_loader_batches_pairs(datasets):
         for frame in (record, pair):
             instances = frame["instances"]
             assert len(instances.gt_track_ids) == len(instances.gt_visibility) == len(instances.gt_boxes)
+
+
+def test_identity_pairs_carry_the_identities_of_both_frames(datasets):
+    """DMTrack's template-search pairs: any frames of a video apart, identities from the
+    one index over the training datasets (the same track -> the same identity); image
+    pairs (no other frame) get none."""
+    from mot_heads.data.identities import IdentityIndex
+    from mot_heads.data.pair_sampling import IdentityPairMapper
+
+    names = (datasets["synthetic"], datasets["images"])
+    cfg = pair_cfg("DATASETS.TRAIN", names, "INPUT.PAIR.MAX_FRAMES", 100000)
+    mapper = IdentityPairMapper(cfg, is_train=True)
+    index = IdentityIndex(names)
+    offsets = set()
+    for seed in range(5):
+        np.random.seed(seed)
+        for record in DatasetCatalog.get(datasets["synthetic"]):
+            out = mapper(record)
+            for frame in (out, out["pair"]):
+                expected = [index(record["video_id"], int(t)) for t in frame["instances"].gt_track_ids]
+                assert frame["instances"].gt_identities.tolist() == expected and min(expected) >= 0
+            offsets.add(abs(out["pair"]["frame_idx"] - record["frame_idx"]))
+    # 12-frame videos at 10 fps: offsets beyond the default 1 s window (10 frames) occur
+    assert offsets == set(range(1, TINY_SYNTHETIC.num_frames))
+    image_pair = mapper(DatasetCatalog.get(datasets["images"])[0])
+    assert (image_pair["instances"].gt_identities == -1).all()
+    assert (image_pair["pair"]["instances"].gt_identities == -1).all()

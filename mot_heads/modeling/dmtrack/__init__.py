@@ -6,3 +6,4 @@ from .dynamic_conv import (
 from .fcos_targets import (
     SIZE_RANGES, FCOSTargets, OneShotFCOSLoss, cross_query_average, fcos_locations, fcos_losses, fcos_targets,
 )
+from .meta_arch import DMTrack, Template

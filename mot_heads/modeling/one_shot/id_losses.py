@@ -34,6 +34,20 @@ def embedding_scale(num_identities: int) -> float:
     return math.sqrt(2) * math.log(max(num_identities - 1, 2))
 
 
+def count_identities(dataset_names, configured: int, key: str) -> int:
+    """``configured`` when set (> 0), else the identities of the training datasets (JDE's
+    offsets; ``key`` names the config key in errors and logs)."""
+    if configured:
+        return configured
+    missing = [name for name in dataset_names if name not in DatasetCatalog.list()]
+    if missing:
+        raise KeyError(f"training datasets {missing} are not registered, so their identities cannot be "
+                       f"counted: set {key} (the training log gives it)")
+    count = IdentityIndex(dataset_names).num_identities
+    logger.info("%d training identities in %s (%s)", count, list(dataset_names), key)
+    return count
+
+
 @ID_LOSS_REGISTRY.register()
 class CrossEntropyIDLoss(nn.Module):
     """Supervised ReID of JDE / FairMOT: each box's embedding is classified into the
@@ -51,15 +65,8 @@ class CrossEntropyIDLoss(nn.Module):
 
     @classmethod
     def from_config(cls, cfg, embed_dim: int):
-        count = cfg.MODEL.ONE_SHOT.ID_LOSS.NUM_IDENTITIES
-        if not count:
-            missing = [name for name in cfg.DATASETS.TRAIN if name not in DatasetCatalog.list()]
-            if missing:
-                raise KeyError(f"training datasets {missing} are not registered, so their identities cannot be "
-                               "counted: set MODEL.ONE_SHOT.ID_LOSS.NUM_IDENTITIES (the training log gives it)")
-            count = IdentityIndex(cfg.DATASETS.TRAIN).num_identities
-            logger.info("%d training identities in %s (MODEL.ONE_SHOT.ID_LOSS.NUM_IDENTITIES)", count,
-                        list(cfg.DATASETS.TRAIN))
+        count = count_identities(cfg.DATASETS.TRAIN, cfg.MODEL.ONE_SHOT.ID_LOSS.NUM_IDENTITIES,
+                                 "MODEL.ONE_SHOT.ID_LOSS.NUM_IDENTITIES")
         return {"embed_dim": embed_dim, "num_identities": count}
 
     def forward(self, embeddings: List[torch.Tensor], targets: List[Instances], images: ImageList,
