@@ -20,8 +20,12 @@ Each frame becomes one dataset dict:
     sot_box: [x, y, w, h] (XYWH_ABS) of the target, None where it is absent,
     sot_absent: bool
 
+    frame_rate (30: the SOT sets give none), annotations: the target as one box of
+    track 1, category 0 (none where it is absent), so that the frames also train
+    DMTrack as single-target template-search pairs (``IdentityPairMapper``)
+
 Frames without ground truth (GOT-10k test: only the first frame is annotated) carry
-neither ``sot_box`` nor ``sot_absent``. Boxes are as in the files (the SOT toolkits and
+neither ``sot_box`` nor ``sot_absent`` nor ``annotations``. Boxes are as in the files (the SOT toolkits and
 trackers use LaSOT and GOT-10k boxes unshifted); synthetic boxes come from the
 MOTChallenge reader (0-based). Layouts:
 
@@ -43,6 +47,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from detectron2.data import DatasetCatalog, MetadataCatalog
+from detectron2.structures import BoxMode
 from PIL import Image
 
 from .mot_challenge import load_mot_folder
@@ -56,6 +61,8 @@ GT_FILE = "groundtruth.txt"
 ABSENCE_FILES = ("full_occlusion.txt", "out_of_view.txt", "absence.label")
 
 _SEPARATORS = re.compile(r"[,\s]+")
+SOT_TRACK_ID = 1  # the track id of the target in the training annotations
+SOT_FRAME_RATE = 30.0  # LaSOT and GOT-10k record none; their videos are mostly 30 fps
 
 
 # ---------------------------------------------------------------------------- box files
@@ -171,10 +178,18 @@ def load_sot_sequence(seq_dir: str) -> List[dict]:
         }
         if t < len(boxes):
             absent = bool(np.isnan(boxes[t]).any())
-            record["sot_box"] = None if absent else [float(v) for v in boxes[t]]
-            record["sot_absent"] = absent
+            set_target(record, None if absent else [float(v) for v in boxes[t]])
         dicts.append(record)
     return dicts
+
+
+def set_target(record: dict, box: Optional[List[float]]) -> None:
+    """Give a frame dict its target: ``sot_box`` / ``sot_absent`` and, for training, the
+    box as the one annotation of track 1 (category 0) and the default frame rate."""
+    record["sot_box"], record["sot_absent"] = box, box is None
+    record["annotations"] = [] if box is None else [
+        {"bbox": list(box), "bbox_mode": BoxMode.XYWH_ABS, "category_id": 0, "track_id": SOT_TRACK_ID, "iscrowd": 0}]
+    record.setdefault("frame_rate", SOT_FRAME_RATE)
 
 
 def _check_layout(layout: str) -> None:
@@ -293,13 +308,11 @@ def load_synthetic_sot(root: str, split: str) -> List[dict]:
         boxes = _visible_frames(frames)[target]
         for record in frames:
             annotation = boxes.get(record["frame_idx"])
-            dicts.append({
-                **{k: record[k] for k in ("file_name", "height", "width", "image_id", "video_id", "frame_idx",
-                                          "seq_length")},
-                "sot_box": None if annotation is None else [float(v) for v in annotation["bbox"]],
-                "sot_absent": annotation is None,
-                "sot_track_id": target,
-            })
+            sot = {k: record[k] for k in ("file_name", "height", "width", "image_id", "video_id", "frame_idx",
+                                          "seq_length", "frame_rate")}
+            set_target(sot, None if annotation is None else [float(v) for v in annotation["bbox"]])
+            sot["sot_track_id"] = target
+            dicts.append(sot)
     return dicts
 
 

@@ -174,3 +174,29 @@ def test_builtin_registers_lasot_and_got10k_under_the_root(tmp_path):
         for name in ("lasot", "got10k_val"):
             DatasetCatalog.remove(name)
             MetadataCatalog.remove(name)
+
+
+def test_sot_frames_train_dmtrack_as_single_target_pairs(tmp_path):
+    """The target is the one annotation (track 1, category 0) of each frame where it is
+    present, so IdentityPairMapper builds template-search pairs from any SOT set."""
+    from detectron2.config import get_cfg
+
+    from mot_heads import add_mot_config
+    from mot_heads.data.pair_sampling import IdentityPairMapper
+
+    write_sot_sequence(tmp_path / "cat-1", "2,2,8,6\nnan,nan,nan,nan\n4,4,8,6\n", size=(32, 24))
+    register_sot_folder("sot_pairs_generic", str(tmp_path), "generic")
+    dicts = DatasetCatalog.get("sot_pairs_generic")
+    assert [[a["bbox"] for a in d["annotations"]] for d in dicts] == [[[2, 2, 8, 6]], [], [[4, 4, 8, 6]]]
+    assert {a["track_id"] for d in dicts for a in d["annotations"]} == {1} and dicts[0]["frame_rate"] == 30.0
+    cfg = add_mot_config(get_cfg())
+    cfg.merge_from_list(["DATASETS.TRAIN", ("sot_pairs_generic",), "INPUT.PAIR.MAX_FRAMES", 100000,
+                         "INPUT.MIN_SIZE_TRAIN", (24,), "INPUT.MAX_SIZE_TRAIN", 1000, "INPUT.RANDOM_FLIP", "none"])
+    mapper = IdentityPairMapper(cfg, is_train=True)
+    np.random.seed(0)
+    out = mapper(dicts[0])
+    assert out["instances"].gt_boxes.tensor.tolist() == [[2.0, 2.0, 10.0, 8.0]]
+    assert out["instances"].gt_identities.tolist() == [0]
+    search = out["pair"]["instances"]
+    assert len(search) == (0 if out["pair"]["frame_idx"] == 2 else 1)
+    assert search.gt_identities.tolist() == [0] * len(search)

@@ -8,6 +8,7 @@ from detectron2.config import get_cfg
 
 from mot_heads import add_mot_config
 from mot_heads.data import SyntheticConfig, generate_dataset, register_synthetic
+from mot_heads.data.sot import register_synthetic_sot
 from mot_heads.engine import MOTTrainer
 
 CONFIGS = os.path.join(os.path.dirname(__file__), "../../configs/quick_schedules")
@@ -15,18 +16,21 @@ CONFIGS = os.path.join(os.path.dirname(__file__), "../../configs/quick_schedules
 SHORT_SET = replace(SyntheticConfig(), train_sequences=4, val_sequences=1, num_frames=40)
 
 
-def train_short(tmp_path, config_file: str, prefix: str, iterations: int, steps, *opts) -> List[dict]:
+def train_short(tmp_path, config_file: str, prefix: str, iterations: int, steps, *opts,
+                test_split: str = "val") -> List[dict]:
     """Train ``config_file`` (of quick_schedules) ``iterations`` times on a fresh short
-    set registered as ``<prefix>_train`` / ``<prefix>_val``, evaluate at the end, and
-    return the entries of its metrics.json."""
+    set registered as ``<prefix>_train`` / ``<prefix>_val`` (and ``<prefix>_sot_val``, one
+    target per sequence), evaluate ``<prefix>_<test_split>`` at the end, and return the
+    entries of its metrics.json."""
     root = str(tmp_path / "synthetic")
     generate_dataset(root, SHORT_SET)
     register_synthetic(root, prefix=prefix)
+    register_synthetic_sot(root, prefix=prefix)
     cfg = add_mot_config(get_cfg())
     cfg.merge_from_file(os.path.join(CONFIGS, config_file))
     cfg.merge_from_list([
         "SOLVER.MAX_ITER", iterations, "SOLVER.STEPS", tuple(steps), "DATALOADER.NUM_WORKERS", 0,
-        "DATASETS.TRAIN", (f"{prefix}_train",), "DATASETS.TEST", (f"{prefix}_val",), "TEST.EVAL_PERIOD", iterations,
+        "DATASETS.TRAIN", (f"{prefix}_train",), "DATASETS.TEST", (f"{prefix}_{test_split}",), "TEST.EVAL_PERIOD", iterations,
         "OUTPUT_DIR", str(tmp_path / "out"), "MODEL.DEVICE", "cpu", *opts,
     ])
     trainer = MOTTrainer(cfg)

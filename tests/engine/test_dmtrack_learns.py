@@ -1,0 +1,16 @@
+"""Integration: the tiny DMTrack learns, from template-search pairs of the synthetic
+videos, to find the template's target; the long-term tracker (re-id association) then
+follows one target through a held-out video (end-of-training EvalHook, SOTEvaluator)."""
+from .short_training import train_short
+
+ITERATIONS = 300
+MIN_SUCCESS_AUC = 30.0  # percent; see the measured values in test_dmtrack_learns_to_follow_its_target
+
+
+def test_dmtrack_learns_to_follow_its_target(tmp_path):
+    logged = train_short(tmp_path, "dmtrack_R18_FPN_GN_synthetic.yaml", "dmlearn", ITERATIONS, (240, 280),
+                         test_split="sot_val")
+    trained = [m for m in logged if "sot/success_auc" in m][-1]
+    assert trained["sot/success_auc"] >= MIN_SUCCESS_AUC, trained
+    detection = [m["loss_fcos_cls"] for m in logged if "loss_fcos_cls" in m]
+    assert detection[-1] < 0.5 * detection[0], "the template-conditioned classifier must learn"
