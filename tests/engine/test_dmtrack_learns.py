@@ -4,7 +4,10 @@ follows one target through a held-out video (end-of-training EvalHook, SOTEvalua
 from .short_training import train_short
 
 ITERATIONS = 300
-MIN_SUCCESS_AUC = 30.0  # percent; see the measured values in test_dmtrack_learns_to_follow_its_target
+# Percent. Measured after 300 iterations: success AUC 60.8, precision at 20 px 100, LT
+# F-score 61.5 (1 held-out sequence of 40 frames). Untrained, the candidates cover most of
+# the frame: only the given first frame counts, about 2.4.
+MIN_SUCCESS_AUC = 30.0
 
 
 def test_dmtrack_learns_to_follow_its_target(tmp_path):
