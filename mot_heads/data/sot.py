@@ -25,9 +25,9 @@ Each frame becomes one dataset dict:
     DMTrack as single-target template-search pairs (``IdentityPairMapper``)
 
 Frames without ground truth (GOT-10k test: only the first frame is annotated) carry
-neither ``sot_box`` nor ``sot_absent`` nor ``annotations``. Boxes are as in the files (the SOT toolkits and
-trackers use LaSOT and GOT-10k boxes unshifted); synthetic boxes come from the
-MOTChallenge reader (0-based). Layouts:
+neither ``sot_box`` nor ``sot_absent`` nor ``annotations``. Boxes are as in the files
+(the SOT toolkits and trackers use LaSOT and GOT-10k boxes unshifted); synthetic boxes
+come from the MOTChallenge reader (0-based). Layouts:
 
 - ``lasot``: ``<root>/<class>/<class>-<n>/img/00000001.jpg``, ``groundtruth.txt``,
   ``full_occlusion.txt``, ``out_of_view.txt``;
