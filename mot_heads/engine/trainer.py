@@ -5,7 +5,6 @@ import weakref
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
-from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.engine import AMPTrainer, DefaultTrainer, SimpleTrainer, TrainerBase, create_ddp_model
 from detectron2.data import MetadataCatalog
 from detectron2.data.detection_utils import read_image
@@ -26,6 +25,7 @@ from ..evaluation.reid_evaluator import TrackletReIDEvaluator
 from ..evaluation.reid_retrieval import ReIDRetrievalEvaluator
 from ..evaluation.sot_evaluator import SOTEvaluator
 from ..modeling.one_shot.distillation import build_teacher
+from .checkpoint import CheckedCheckpointer
 from .online import OnlineTracking, SingleTargetTracking
 
 
@@ -103,7 +103,7 @@ class MOTTrainer(DefaultTrainer):
         trainer_cls = AMPTrainer if cfg.SOLVER.AMP.ENABLED else SimpleTrainer
         self._trainer = trainer_cls(model, data_loader, optimizer)
         self.scheduler = self.build_lr_scheduler(cfg, optimizer)
-        self.checkpointer = DetectionCheckpointer(model, cfg.OUTPUT_DIR, trainer=weakref.proxy(self))
+        self.checkpointer = CheckedCheckpointer(model, cfg.OUTPUT_DIR, trainer=weakref.proxy(self))
         self.start_iter = 0
         self.max_iter = cfg.SOLVER.MAX_ITER
         self.cfg = cfg
