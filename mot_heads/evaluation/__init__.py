@@ -8,12 +8,13 @@ from .mot_files import MOTSequence, read_mot_gt, read_mot_results, write_mot_res
 from .mot_evaluator import MOTEvaluator
 from .mot_metrics import METRIC_KEYS, evaluate_mot, format_table
 from .person_search import PersonSearchEvaluator, person_search_metrics
+from .plots import plot_sequence_bars, plot_success, plot_training_curves
 from .preprocessing import PreprocessedSequence, box_iou_xywh, preprocess_sequence
 from .reid_evaluator import TrackletReIDEvaluator
 from .reid_metrics import retrieval_metrics
 from .sot_evaluator import SOTEvaluator
 from .sot_files import SOTFormatError, SOTSequence, read_sot_gt, read_sot_results, write_sot_results
-from .sot_metrics import FrameScores, compare_frames, compare_sequences, evaluate_sot, plot_success
+from .sot_metrics import FrameScores, compare_frames, compare_sequences, evaluate_sot
 
 __all__ = [
     "ALPHAS",
@@ -38,7 +39,9 @@ __all__ = [
     "evaluate_sot",
     "format_table",
     "person_search_metrics",
+    "plot_sequence_bars",
     "plot_success",
+    "plot_training_curves",
     "preprocess_sequence",
     "read_mot_gt",
     "read_mot_results",

@@ -30,8 +30,9 @@ from detectron2.evaluation import DatasetEvaluator
 from detectron2.utils import comm
 
 from .clear_identity import COMBINED
+from .plots import plot_success
 from .sot_files import SOTSequence, write_sot_results
-from .sot_metrics import Metrics, compare_sequences, evaluate_sot, format_sot_table, mean_success_curve, plot_success
+from .sot_metrics import Metrics, compare_sequences, evaluate_sot, format_sot_table, mean_success_curve
 
 logger = logging.getLogger(__name__)
 

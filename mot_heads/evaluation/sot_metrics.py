@@ -32,7 +32,6 @@ box. Curves are fractions, metrics percentages.
   mean of TPR and TNR the tracker reaches when it also reports "absent" at random with
   probability p (the operating points between its own and the trivial (TPR 0, TNR 1)).
 """
-import os
 from dataclasses import dataclass
 from typing import Dict, Iterable, Mapping, Optional, Tuple
 
@@ -289,24 +288,3 @@ def format_sot_table(metrics: Mapping[str, Metrics]) -> str:
     if COMBINED in metrics and len(names) > 1:
         lines.insert(len(lines) - 1, "-" * len(lines[0]))
     return "\n".join(lines)
-
-
-def plot_success(curves: Mapping[str, np.ndarray], path: str, title: str = "Success plots of OPE") -> None:
-    """Write a PNG success plot: one curve per tracker (fractions at
-    :data:`SUCCESS_THRESHOLDS`), the legend ``name [AUC]`` sorted by AUC as the toolkits."""
-    # Imported on use: matplotlib is slow to import and only plotting needs it. The Agg
-    # canvas draws without a display and without pyplot's global state.
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(6, 5))
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
-    for name, curve in sorted(curves.items(), key=lambda item: -float(np.mean(item[1]))):
-        axes.plot(SUCCESS_THRESHOLDS, 100 * np.asarray(curve), linewidth=2,
-                  label=f"{name} [{100 * float(np.mean(curve)):.1f}]")
-    axes.set(xlabel="Overlap threshold", ylabel="Success rate [%]", xlim=(0, 1), ylim=(0, 100), title=title)
-    axes.grid(True, linestyle=":")
-    axes.legend(loc="lower left")
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    figure.savefig(path, format="png", dpi=100)
