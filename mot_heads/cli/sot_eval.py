@@ -24,9 +24,10 @@ from typing import Dict, List, Optional, Tuple
 from tqdm import tqdm
 
 from ..data.sot import find_sot_sequences
+from ..evaluation.plots import plot_success
 from ..evaluation.sot_evaluator import write_sot_metrics
 from ..evaluation.sot_files import SOTFormatError, SOTSequence, read_sot_gt, read_sot_results
-from ..evaluation.sot_metrics import compare_sequences, evaluate_sot, format_sot_table, mean_success_curve, plot_success
+from ..evaluation.sot_metrics import compare_sequences, evaluate_sot, format_sot_table, mean_success_curve
 from .errors import exit_on_bad_input
 
 
