@@ -2,6 +2,7 @@
 #                             held-out videos, score them, write an annotated MP4)
 #                make test   (run the test suite)
 PY := .venv/bin/python
+MOT := .venv/bin/mot
 CONFIG := configs/quick_schedules/siammot_EMM_R18_FPN_GN_synthetic.yaml
 OUT := output/quickstart
 
@@ -10,18 +11,13 @@ setup:
 	./setup.sh
 
 demo: setup
-	$(PY) -m mot_heads.data.synthetic --root datasets/synthetic
-	$(PY) projects/train_net.py --config-file $(CONFIG) OUTPUT_DIR $(OUT)
-	$(PY) -m mot_heads.cli.demo --config-file $(CONFIG) --input datasets/synthetic/val/synth-val-00 \
+	$(MOT) demo-data --root datasets/synthetic
+	$(MOT) train --config-file $(CONFIG) OUTPUT_DIR $(OUT)
+	$(MOT) track --config-file $(CONFIG) --input datasets/synthetic/val/synth-val-00 \
 		--output $(OUT)/video MODEL.WEIGHTS $(OUT)/model_final.pth
 
 test: setup
 	$(PY) -m pytest -q tests
 
 benchmark: setup
-	$(PY) benchmarks/data_loading.py
-	$(PY) benchmarks/tracker_update.py
-	$(PY) benchmarks/evaluation.py
-	$(PY) benchmarks/siammot_speed.py
-	$(PY) benchmarks/oneshot_speed.py
-	$(PY) benchmarks/kdmot_speed.py
+	$(MOT) benchmark

@@ -33,38 +33,19 @@ from detectron2.solver import build_lr_scheduler, build_optimizer
 from detectron2.utils.events import EventStorage
 from tabulate import tabulate
 
-from mot_heads.cli.demo import model_input
+from mot_heads.engine.video_tracking import model_input
 from mot_heads.data import SyntheticConfig, build_mot_train_loader, generate_dataset, register_synthetic
 
-from speed_common import SEED, WARMUP, describe_run, interleaved_medians, load_cfg, parse_resolutions, seeded_model
+from speed_common import (
+    SEED, WARMUP, describe_run, interleaved_medians, load_cfg, parse_resolutions, random_boxes, seeded_model,
+    tracking_step,
+)
 
 DETECTOR = "quick_schedules/faster_rcnn_R18_FPN_GN_synthetic.yaml"
 EMM = "quick_schedules/siammot_EMM_R18_FPN_GN_synthetic.yaml"
 IMM = "quick_schedules/siammot_IMM_R18_FPN_GN_synthetic.yaml"
 TRACKS = (10, 50)
 GOAL = 0.25  # the EMM track head may add at most this fraction to the detector's frame time
-
-
-def random_boxes(rng: np.random.Generator, count: int, width: int, height: int) -> torch.Tensor:
-    """``count`` XYXY boxes inside the image, 3-20 % of its width and 10-40 % of its height."""
-    size = rng.uniform([0.03 * width, 0.1 * height], [0.2 * width, 0.4 * height], size=(count, 2))
-    corner = rng.uniform(size=(count, 2)) * ([width, height] - size)
-    return torch.as_tensor(np.concatenate([corner, corner + size], axis=1), dtype=torch.float32)
-
-
-def tracking_step(model, previous: dict, frame: dict, boxes: torch.Tensor):
-    """A call that tracks ``boxes`` (templates from ``previous``) into ``frame`` and
-    refreshes their templates; returns the frame's detections."""
-    classes = torch.zeros(len(boxes), dtype=torch.long)
-    _, _, _, state = model.track_frame(previous, boxes.new_zeros((0, 4)), torch.zeros(0), classes[:0])
-    templates = model.track_templates(state, boxes)
-
-    def step():
-        detections, propagated, _, state = model.track_frame(frame, boxes, templates, classes)
-        model.track_templates(state, propagated)
-        return detections
-
-    return step
 
 
 def inference_rows(width: int, height: int, repeats: int):

@@ -60,7 +60,7 @@ def expected_location(name: str, root: str) -> str:
         if name in (f"{prefix}_train", f"{prefix}_gallery", f"{prefix}_query"):
             return os.path.join(root, folder) + " (person-search layout)"
     if name.startswith("synth_"):
-        return os.path.join(root, _SYNTHETIC_FOLDER) + " (python -m mot_heads.data.synthetic)"
+        return os.path.join(root, _SYNTHETIC_FOLDER) + " (write it with: mot demo-data)"
     return ""
 
 

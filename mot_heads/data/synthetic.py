@@ -9,13 +9,13 @@ as in MOT16/17). Boxes are the part of the object inside the frame (as KITTI and
 BDD100K annotate, and as Detectron2 clips training boxes), so a detector is not scored
 against extents it cannot see; MOT16/17 keep the full extent instead. ``det/det.txt`` holds noisy public detections made from the gt.
 
-Command line: ``python -m mot_heads.data.synthetic --root datasets/synthetic``.
+Command line: ``mot demo-data --root datasets/synthetic`` (or ``python -m mot_heads.data.synthetic``).
 """
-import argparse
 import json
 import logging
 import os
 import shutil
+import sys
 from dataclasses import asdict, dataclass
 from typing import List, Optional, Tuple
 
@@ -382,28 +382,12 @@ def register_synthetic(root: str, prefix: str = "synth") -> List[str]:
     return names
 
 
-def main(argv: Optional[List[str]] = None) -> None:
-    defaults = SyntheticConfig()
-    parser = argparse.ArgumentParser(
-        description="Generate the synthetic MOT video set in the MOTChallenge layout.",
-        epilog="example: python -m mot_heads.data.synthetic --root datasets/synthetic --seed 0",
-    )
-    parser.add_argument("--root", default=os.path.join(os.getenv("DETECTRON2_DATASETS", "datasets"), "synthetic"),
-                        help="output folder (default: $DETECTRON2_DATASETS/synthetic)")
-    for key in ("seed", "train_sequences", "val_sequences", "num_frames", "width", "height", "frame_rate"):
-        parser.add_argument("--" + key.replace("_", "-"), type=int, default=getattr(defaults, key),
-                            help=f"default: {getattr(defaults, key)}")
-    parser.add_argument("--no-camera-motion", action="store_true", help="keep the camera still")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    config = SyntheticConfig(
-        **{k: getattr(args, k) for k in ("seed", "train_sequences", "val_sequences", "num_frames",
-                                        "width", "height", "frame_rate")},
-        camera_motion=not args.no_camera_motion,
-    )
-    sequences = generate_dataset(args.root, config)
-    print(f"synthetic set: {len(sequences)} sequences of {config.num_frames} frames in {args.root}")
+def main(argv: Optional[List[str]] = None) -> int:
+    """``python -m mot_heads.data.synthetic``: the same as ``mot demo-data``."""
+    from ..cli.main import main as mot  # the command line lives in mot_heads.cli
+
+    return mot(["demo-data", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,4 +1,4 @@
-"""Frames in from a video file, an image folder or a MOTChallenge sequence; MP4 out.
+"""Frames in from a video file, an image folder, a MOTChallenge sequence or a webcam; MP4 out.
 
     with open_frames("street.mp4") as source, \\
             VideoWriter("out/street.mp4", source.frame_rate, source.width, source.height) as out:
@@ -9,18 +9,22 @@ Bad input raises ``FileNotFoundError`` or ``ValueError`` (``MOTFormatError`` for
 broken seqinfo.ini) with the path and what was expected, so the CLIs' ``exit_on_bad_input``
 reports it in one line.
 """
+import contextlib
 import os
 import re
-from typing import Callable, Iterator, List, Optional
+from typing import Callable, Iterator, List, Optional, Union
 
 import cv2
 import numpy as np
 
-from ..data.mot_challenge import check_images, read_seqinfo
+from ..data.mot_challenge import check_images, find_sequences, read_seqinfo
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 # A plain image folder says nothing about time; 30 fps is the common camera rate.
 DEFAULT_FRAME_RATE = 30.0
+# FFmpeg's own log lines ("moov atom not found") would follow the one-line error on a file
+# that is no video; OpenCV reads this once, when its FFmpeg backend opens its first file.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 
 def natural_key(name: str) -> list:
@@ -66,32 +70,59 @@ class FrameSource:
         self.close()
 
 
+def is_webcam_index(source: str) -> bool:
+    """Whether ``source`` names a webcam: all digits (``"0"``) and no such file or folder."""
+    return source.isdigit() and not os.path.exists(source)
+
+
 def open_frames(source: str, frame_rate: Optional[float] = None) -> FrameSource:
-    """Open a video file, a folder of images or a MOTChallenge sequence folder.
+    """Open a video file, a folder of images, a MOTChallenge sequence folder or a webcam.
 
     A folder holding ``seqinfo.ini`` is a MOTChallenge sequence: its ``imDir`` images
     1..seqLength, its frameRate, size and name. Any other folder must hold images
     (.jpg, .jpeg, .png, .bmp), read in natural order of their names at
-    ``DEFAULT_FRAME_RATE``. Anything else is opened with ``cv2.VideoCapture``.
-    ``frame_rate``, when given, replaces the source's own rate. Images are decoded
-    as they are iterated; a frame that fails to decode or whose size differs from the
-    first (the seqinfo size for a sequence) raises ``ValueError`` naming the file.
+    ``DEFAULT_FRAME_RATE``. A webcam index (see :func:`is_webcam_index`) is opened with
+    ``cv2.VideoCapture(int(source))`` and named ``webcam<index>``; its frames never end.
+    Anything else is opened with ``cv2.VideoCapture`` as a video file. ``frame_rate``,
+    when given, replaces the source's own rate. Images are decoded as they are
+    iterated; a frame that fails to decode or whose size differs from the first (the
+    seqinfo size for a sequence) raises ``ValueError`` naming the file.
     """
     if frame_rate is not None and not frame_rate > 0:
         raise ValueError(f"frame rate must be positive, got {frame_rate}")
-    if not os.path.exists(source):
+    if is_webcam_index(source):
+        opened = _open_capture(int(source), f"webcam{source}", f"webcam {source} could not be opened "
+                               f"(cv2.VideoCapture({source}) gave no frame); expected the index of a connected camera")
+    elif not os.path.exists(source):
         raise FileNotFoundError(
-            f"{source}: no such file or folder; expected a video file, an image folder or a MOTChallenge sequence folder"
+            f"{source}: no such file or folder; expected a video file, an image folder, a MOTChallenge sequence "
+            "folder or a webcam index"
         )
-    if os.path.isfile(os.path.join(source, "seqinfo.ini")):
+    elif os.path.isfile(os.path.join(source, "seqinfo.ini")):
         opened = _open_sequence(source)
     elif os.path.isdir(source):
         opened = _open_image_folder(source)
     else:
-        opened = _open_video(source)
+        opened = _open_capture(source, os.path.splitext(os.path.basename(source))[0],
+                               f"{source}: could not be read as a video (cv2.VideoCapture gave no frame)")
     if frame_rate is not None:
         opened.frame_rate = float(frame_rate)
     return opened
+
+
+def open_frame_sources(source: str, frame_rate: Optional[float] = None) -> List[FrameSource]:
+    """The sources of ``source``: one per sequence folder when it is a folder of
+    MOTChallenge sequence folders (no ``seqinfo.ini`` of its own), else
+    ``[open_frames(source, frame_rate)]``."""
+    if _holds_sequences(source):
+        return [open_frames(folder, frame_rate) for folder in find_sequences(source)]
+    return [open_frames(source, frame_rate)]
+
+
+def _holds_sequences(folder: str) -> bool:
+    """Whether ``folder`` holds MOTChallenge sequence folders rather than being one."""
+    return (os.path.isdir(folder) and not os.path.isfile(os.path.join(folder, "seqinfo.ini"))
+            and any(os.path.isfile(os.path.join(folder, name, "seqinfo.ini")) for name in os.listdir(folder)))
 
 
 def _open_sequence(folder: str) -> FrameSource:
@@ -137,8 +168,21 @@ def _read_images(paths: List[str], width: int, height: int) -> Iterator[np.ndarr
         yield image
 
 
-def _open_video(path: str) -> FrameSource:
-    capture = cv2.VideoCapture(path)
+@contextlib.contextmanager
+def _quiet_opencv():
+    """Silence OpenCV's log lines ("can't open camera by index") while probing a capture."""
+    level = cv2.setLogLevel(0)  # 0: silent
+    try:
+        yield
+    finally:
+        cv2.setLogLevel(level)
+
+
+def _open_capture(target: Union[str, int], name: str, unreadable: str) -> FrameSource:
+    """A video file (path) or webcam (index) read with ``cv2.VideoCapture``; ``unreadable``
+    is the error message when it gives no first frame."""
+    with _quiet_opencv():
+        capture = cv2.VideoCapture(target)
     try:
         ok, first = capture.read() if capture.isOpened() else (False, None)
         fps = capture.get(cv2.CAP_PROP_FPS)
@@ -146,14 +190,14 @@ def _open_video(path: str) -> FrameSource:
     finally:
         capture.release()
     if not ok:
-        raise ValueError(f"{path}: could not be read as a video (cv2.VideoCapture gave no frame)")
+        raise ValueError(unreadable)
     frame_rate = fps if np.isfinite(fps) and fps > 0 else DEFAULT_FRAME_RATE
-    return FrameSource(os.path.splitext(os.path.basename(path))[0], float(frame_rate), max(count, 0),
-                       first.shape[1], first.shape[0], lambda: _read_video(path))
+    return FrameSource(name, float(frame_rate), max(count, 0), first.shape[1], first.shape[0],
+                       lambda: _read_video(target))
 
 
-def _read_video(path: str) -> Iterator[np.ndarray]:
-    capture = cv2.VideoCapture(path)
+def _read_video(target: Union[str, int]) -> Iterator[np.ndarray]:
+    capture = cv2.VideoCapture(target)
     try:
         while True:
             ok, frame = capture.read()

@@ -23,8 +23,9 @@ from trackers import Tracks, build_tracker_for_video
 
 from ..engine.records import output_to_detections
 from ..engine.tracking import run_tracker, tracks_to_sequence
+from .clear_identity import COMBINED
 from .mot_files import MOTSequence, read_mot_gt, write_mot_results
-from .mot_metrics import COUNT_KEYS, METRIC_KEYS, evaluate_mot, format_table
+from .mot_metrics import COUNT_KEYS, METRIC_KEYS, average_classes, evaluate_mot_classes, format_table
 
 logger = logging.getLogger(__name__)
 
@@ -121,22 +122,26 @@ class MOTEvaluator(DatasetEvaluator):
         return OrderedDict(tracking=self._score(gts, results))
 
     def _score(self, gts, results) -> Dict[str, float]:
-        """Per class ``<metric>-<class>``; unsuffixed: the mean over classes of each ratio
-        and the sum of each count (TrackEval's class average)."""
-        per_class = {}
-        for name, class_id in zip(self.class_names, self.mot_class_ids):
-            metrics = evaluate_mot(gts, results, class_id=class_id, distractor_classes=self.distractor_classes)
+        """Per class ``<metric>-<class>``; unsuffixed: TrackEval's class average
+        (:func:`average_classes`). Ratios in percent, as Detectron2's other evaluators."""
+        classes = dict(zip(self.class_names, self.mot_class_ids))
+        per_class = evaluate_mot_classes(gts, results, classes, self.distractor_classes)
+        for name, metrics in per_class.items():
             logger.info("%s, class %s:\n%s", self.dataset_name, name, format_table(metrics))
-            per_class[name] = metrics["COMBINED"]
+        combined = {name: metrics[COMBINED] for name, metrics in per_class.items()}
         if self.output_dir:
             with open(os.path.join(self.output_dir, "mot_metrics.json"), "w") as f:
-                json.dump(per_class, f, indent=1)
+                json.dump(combined, f, indent=1)
+        average = average_classes(per_class)[COMBINED]
         flat = {}
         for key in METRIC_KEYS:
-            values = [m[key] for m in per_class.values()]
-            # Ratios in percent, as Detectron2's other evaluators report.
-            flat[key] = int(np.sum(values)) if key in COUNT_KEYS else 100.0 * float(np.mean(values))
+            flat[key] = _percent(key, average[key])
             if len(per_class) > 1:
-                for name, metrics in per_class.items():
-                    flat[f"{key}-{name}"] = metrics[key] if key in COUNT_KEYS else 100.0 * metrics[key]
+                for name, metrics in combined.items():
+                    flat[f"{key}-{name}"] = _percent(key, metrics[key])
         return flat
+
+
+def _percent(key: str, value):
+    """A ratio of :data:`METRIC_KEYS` in percent; counts as they are."""
+    return value if key in COUNT_KEYS else 100.0 * value

@@ -1,10 +1,12 @@
 """HOTA + CLEAR + Identity of a set of sequences, per sequence and combined, and a table.
 
 Sequences are combined as TrackEval's ``COMBINED_SEQ``: HOTA by
-:func:`~mot_heads.evaluation.hota.combine_hota`, CLEAR/Identity from summed counts.
+:func:`~mot_heads.evaluation.hota.combine_hota`, CLEAR/Identity from summed counts;
+classes as TrackEval's class average: the mean of each ratio, the sum of each count.
 """
 from typing import Dict, Mapping, Sequence, Union
 
+import numpy as np
 from tqdm import tqdm
 
 from ..data.mot_challenge import MOT_IGNORE_CLASSES
@@ -67,6 +69,32 @@ def evaluate_mot(
         row.update(clear_id[name])
         out[name] = {k: (int(row[k]) if k in COUNT_KEYS else float(row[k])) for k in METRIC_KEYS}
     return out
+
+
+def evaluate_mot_classes(
+    gts: Mapping[str, MOTSequence],
+    results: Mapping[str, MOTSequence],
+    classes: Mapping[str, int],
+    distractor_classes: Sequence[int] = MOT_IGNORE_CLASSES,
+    progress: bool = False,
+) -> Dict[str, Dict[str, Metrics]]:
+    """:func:`evaluate_mot` of every class of ``classes`` (name -> gt class id), by name."""
+    return {
+        name: evaluate_mot(gts, results, class_id, distractor_classes, progress)
+        for name, class_id in classes.items()
+    }
+
+
+def average_classes(per_class: Mapping[str, Mapping[str, Metrics]]) -> Dict[str, Metrics]:
+    """TrackEval's class average of each row (sequence or COMBINED) of
+    :func:`evaluate_mot_classes`'s tables: the mean over classes of each ratio, the sum of
+    each count."""
+    tables = list(per_class.values())
+    averaged = {}
+    for row in tables[0]:
+        values = {key: [table[row][key] for table in tables] for key in METRIC_KEYS}
+        averaged[row] = {key: sum(v) if key in COUNT_KEYS else float(np.mean(v)) for key, v in values.items()}
+    return averaged
 
 
 def format_table(metrics: Mapping[str, Metrics]) -> str:

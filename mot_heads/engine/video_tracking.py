@@ -1,0 +1,83 @@
+"""A trained model tracking the frames of one video after another.
+
+    video_tracker = VideoTracker(cfg, model)
+    for frame, tracks in video_tracker.track(source, source.frame_rate):
+        ...                       # BGR frame and its trackers.Tracks (original pixels)
+
+Multi-object models track with their driver (SiamMOT's solver in the loop, or a
+detector followed by ``TRACKER.NAME``); single-target models (DMTrack: they have
+``init_template``) follow one target from its box in the first frame.
+"""
+from typing import Dict, Iterable, Iterator, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from detectron2.data.detection_utils import build_augmentation
+
+from trackers import Tracks, build_tracker_for_video, parse_param_strings
+
+from .online import SOTDriver, build_driver
+
+
+def model_input(frame: np.ndarray, augmentation, input_format: str) -> dict:
+    """A BGR frame as the test-time input dict Detectron2's models take."""
+    image = frame[:, :, ::-1] if input_format == "RGB" else frame
+    resized = augmentation.get_transform(image).apply_image(image)
+    tensor = torch.as_tensor(np.ascontiguousarray(resized.transpose(2, 0, 1)))
+    return {"image": tensor, "height": frame.shape[0], "width": frame.shape[1]}
+
+
+class VideoTracker:
+    """A model in eval mode with its config's test resizing and tracker
+    (``TRACKER.NAME``; ``tracker_params`` replace ``TRACKER.PARAMS`` when given)."""
+
+    def __init__(self, cfg, model, tracker_params: Optional[Dict[str, str]] = None):
+        self.model = model
+        self.tracker_name = cfg.TRACKER.NAME
+        self.tracker_params = parse_param_strings(cfg.TRACKER.PARAMS) if tracker_params is None else tracker_params
+        (self.augmentation,) = build_augmentation(cfg, is_train=False)
+        self.input_format = cfg.INPUT.FORMAT
+
+    @property
+    def single_target(self) -> bool:
+        """Whether the model follows one target given by its first-frame box (DMTrack)."""
+        return hasattr(self.model, "init_template")
+
+    def track(self, frames: Iterable[np.ndarray], frame_rate: float,
+              init_box: Optional[Sequence[float]] = None) -> Iterator[Tuple[np.ndarray, Tracks]]:
+        """Each BGR frame of one video with its tracks, frame by frame.
+
+        ``init_box`` (x1, y1, x2, y2 pixels of the first frame) is the target of a
+        single-target model, and is refused for other models. The tracker is built (and
+        its parameters checked) before the first frame is read.
+        """
+        if self.single_target != (init_box is not None):
+            raise ValueError(
+                "this model follows one target: give its box in the first frame (--init-box x,y,w,h)"
+                if self.single_target else
+                "a target box is only for single-target models such as DMTrack; this model tracks every object"
+            )
+        try:
+            if self.single_target:
+                tracker = build_tracker_for_video(self.tracker_name, frame_rate, **self.tracker_params)
+                return self._follow_target(SOTDriver(self.model, tracker), frames, init_box)
+            return self._track_objects(build_driver(self.model, self.tracker_name, frame_rate, self.tracker_params),
+                                       frames)
+        except TypeError as e:  # the drivers refuse a tracker of another kind (TRACKER.NAME)
+            raise ValueError(str(e)) from e
+
+    def _inputs(self, frames: Iterable[np.ndarray]) -> Iterator[Tuple[np.ndarray, dict]]:
+        return ((frame, model_input(frame, self.augmentation, self.input_format)) for frame in frames)
+
+    def _track_objects(self, driver, frames):
+        for frame, inputs in self._inputs(frames):
+            yield frame, driver.step(inputs)[1]
+
+    def _follow_target(self, driver: SOTDriver, frames, init_box):
+        inputs = self._inputs(frames)
+        first = next(inputs, None)
+        if first is None:
+            return
+        yield first[0], driver.start(first[1], init_box)
+        for frame, later in inputs:
+            yield frame, driver.step(later)
