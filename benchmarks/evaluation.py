@@ -7,7 +7,7 @@ reading / writing the MOTChallenge text files.
 Setup, timed once and not part of the evaluation figures: the synthetic set's text files
 (seqinfo.ini, gt.txt, and det.txt made from the gt by ``simulate_detections``; frames are
 rendered for the gt's visibility, images are not written), then SORT over the public
-detections as ``mot-track`` runs it. Evaluated: the person class (1), cars (2) as
+detections as ``mot track --tracker sort`` runs it. Evaluated: the person class (1), cars (2) as
 distractors. The table gives medians over the repeats.
 """
 import argparse
@@ -69,7 +69,7 @@ def main():
         gt_dir, res_dir, out_dir = (os.path.join(tmp, d) for d in ("gt", "res", "out"))
         setup = [
             ("setup: synthetic gt + det.txt (render, no images)", seconds_once(lambda: make_set(gt_dir, config, args.sequences))),
-            ("setup: SORT on det.txt (mot-track)", seconds_once(lambda: track_folder(gt_dir, res_dir, "sort", {}))),
+            ("setup: SORT on det.txt (mot track)", seconds_once(lambda: track_folder(gt_dir, res_dir, "sort", {}))),
         ]
         gts, results = read_folders(gt_dir, res_dir)
         names = sorted(gts)
@@ -89,7 +89,7 @@ def main():
              lambda: [preprocess_sequence(gts[n], results[n], CLASS_ID, DISTRACTORS) for n in names]),
             ("part: HOTA alone (per sequence + combined)", hota),
             ("part: CLEAR + Identity alone (motmetrics)", lambda: evaluate_clear_identity(prepared)),
-            ("read gt.txt + results (mot-eval's read_folders)", lambda: read_folders(gt_dir, res_dir)),
+            ("read gt.txt + results (mot evaluate's read_folders)", lambda: read_folders(gt_dir, res_dir)),
             ("write results (write_mot_results)", write),
         ]
         rows = [[stage, frames, f"{sec:.3f}", f"{frames / sec:.0f}"] for stage, sec in setup]

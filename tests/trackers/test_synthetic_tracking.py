@@ -104,7 +104,7 @@ def test_baseline_is_what_it_claims(baseline):
 )
 def test_trackers_beat_the_nearest_neighbour_linker(synthetic_gt, baseline, name, params, embedding_dim, min_idf1):
     if name == "jde":
-        params = dict(params, frame_rate=CONFIG.frame_rate)  # as mot-track does from seqinfo.ini
+        params = dict(params, frame_rate=CONFIG.frame_rate)  # as mot track does from seqinfo.ini
     scores = _score(build_tracker(name, **params), synthetic_gt, embedding_dim)
     for cls, minimum in zip((1, 2), min_idf1):
         assert scores[cls]["IDF1"] >= minimum
