@@ -9,11 +9,14 @@ from dataclasses import replace
 import pytest
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import get_cfg
+from detectron2.utils.env import seed_all_rng
 
 from mot_heads import add_mot_config
 from mot_heads.data import SyntheticConfig, generate_dataset, register_synthetic
 from mot_heads.engine import MOTTrainer
 from mot_heads.evaluation import read_mot_results
+
+from .short_training import LEARNING_SEED
 
 CONFIGS = os.path.join(os.path.dirname(__file__), "../../configs/quick_schedules")
 SHORT_SET = replace(SyntheticConfig(), train_sequences=4, val_sequences=1, num_frames=40)
@@ -49,6 +52,7 @@ def _config(motion_model, output_dir, *extra):
 
 @pytest.mark.parametrize("motion_model", ["EMM", "IMM"])
 def test_siammot_learns_to_track(short_set, tmp_path, motion_model):
+    seed_all_rng(LEARNING_SEED)
     trainer = MOTTrainer(_config(motion_model, tmp_path))
     trainer.resume_or_load(resume=False)
     trainer.train()
