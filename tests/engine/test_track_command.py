@@ -29,6 +29,9 @@ CSTRACK = os.path.join(CONFIGS, "cstrack_R18_FPN_GN_synthetic.yaml")
 DMTRACK = os.path.join(CONFIGS, "dmtrack_R18_FPN_GN_synthetic.yaml")
 STREET_VIDEO = os.path.join(REPO, "..", "shared", "data", "street_8f_1080p.mp4")
 DATASET_PREFIX = "track_command"
+# DMTrack sizes its re-id classifier by the identities of DATASETS.TRAIN, which need not
+# be registered here.
+DMTRACK_IDENTITIES = ["MODEL.DMTRACK.NUM_IDENTITIES", "10"]
 
 
 def _untrained(config, *opts):
@@ -52,7 +55,7 @@ def siammot_weights(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def dmtrack_weights(tmp_path_factory):
-    return _save(_untrained(DMTRACK), tmp_path_factory.mktemp("weights"), "dmtrack")
+    return _save(_untrained(DMTRACK, *DMTRACK_IDENTITIES), tmp_path_factory.mktemp("weights"), "dmtrack")
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +73,8 @@ def _model_args(weights, config=SIAMMOT):
             "INPUT.MIN_SIZE_TEST", "96", "INPUT.MAX_SIZE_TEST", "160"]
     if config == SIAMMOT:
         args += ["TRACKER.PARAMS", "['start_threshold=0.0']", "TEST.DETECTIONS_PER_IMAGE", "4"]
+    if config == DMTRACK:
+        args += DMTRACK_IDENTITIES
     return args
 
 
