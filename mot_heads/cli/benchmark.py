@@ -4,7 +4,7 @@ write the benchmark page, BENCHMARKS.md at the repository root.
 Examples::
 
     mot benchmark                                   # every benchmark, about 10 minutes on 2 cores
-    mot benchmark --output /tmp/benchmarks.md       # the page elsewhere
+    mot benchmark --output output/benchmarks.md     # the page elsewhere
     mot benchmark --only tracker-update,evaluation --output partial.md
     mot benchmark --threads 4                       # torch threads of the model benchmarks
 
