@@ -8,8 +8,8 @@ import torch
 from torchvision.ops import box_iou
 
 from mot_heads.modeling.one_shot.centernet import (
-    centernet_focal_loss, centernet_targets, decode_centernet, draw_gaussian, gather_at, gaussian_kernel,
-    gaussian_radius, regression_l1_loss,
+    HEATMAP_PRIOR, centernet_focal_loss, centernet_targets, decode_centernet, draw_gaussian, gather_at,
+    gaussian_kernel, gaussian_radius, prediction_head, regression_l1_loss,
 )
 
 SIZES = [(10.0, 10.0), (20.0, 6.0), (3.0, 40.0), (50.0, 120.0), (1.0, 2.0)]  # (height, width)
@@ -299,3 +299,16 @@ def test_targets_decode_round_trip(size_format):
     assert torch.allclose(out["boxes"][0, order], boxes, atol=1e-5, rtol=0)
     assert out["classes"][0, order].tolist() == classes.tolist()
     assert out["indices"][0, order].tolist() == targets["indices"][:4].tolist()
+
+
+def test_prediction_heads_start_as_centernets():
+    torch.manual_seed(0)
+    features = torch.randn(2, 16, 8, 8)
+    heatmap = prediction_head(16, 32, 3, HEATMAP_PRIOR)
+    regression = prediction_head(16, 32, 2)
+    # heatmap head: PyTorch's default weights (features reach the output), bias logit(0.1)
+    assert torch.allclose(heatmap[2].bias, torch.full((3,), math.log(0.1 / 0.9)))
+    assert heatmap(features).std() > 0.01
+    # other heads: N(0, 0.001^2) weights and zero biases, so they start near 0
+    assert regression[0].weight.std() < 0.002 and not regression[2].bias.any()
+    assert regression(features).abs().max() < 1e-3

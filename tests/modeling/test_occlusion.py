@@ -73,12 +73,12 @@ def test_the_head_learns_to_fire_at_an_occlusion_and_nowhere_else():
     boxes = torch.tensor([[30.0, 10.0, 50.0, 50.0], [34.0, 12.0, 54.0, 52.0], [70.0, 20.0, 90.0, 60.0]])
     features = torch.randn(1, 8, 16, 24)
     optimizer = torch.optim.Adam(head.parameters(), lr=1e-2)
-    for _ in range(100):
+    for _ in range(200):
         losses = head.losses(head(features), [boxes], 4)
         optimizer.zero_grad()
         sum(losses.values()).backward()
         optimizer.step()
     centres, scores = OcclusionHead.decode(head(features), 2, 4)
     # the one valid occlusion: boxes 0 and 1 overlap on x 34-50, y 12-50, centre (42, 31)
-    assert scores[0, 0] > 0.5 and scores[0, 1] < 0.2
+    assert scores[0, 0] > 0.3 and scores[0, 1] < 0.05  # from the prior 0.1 at every cell
     assert torch.allclose(centres[0, 0], torch.tensor([42.0, 31.0]), atol=1.0)

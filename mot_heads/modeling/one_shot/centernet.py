@@ -11,7 +11,7 @@ Tensors: boxes are XYXY in input pixels; maps are (B, C, H, W) on the output gri
 output cells.
 """
 import math
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -39,14 +39,24 @@ def _size_channels(size_format: str) -> int:
 HEATMAP_PRIOR = 0.1
 
 
-def prediction_head(in_channels: int, hidden: int, out_channels: int, bias: float = 0.0) -> nn.Sequential:
-    """CenterNet / FairMOT head: 3x3 conv, ReLU, 1x1 conv (its bias set to ``bias``)."""
+def prediction_head(in_channels: int, hidden: int, out_channels: int, prior: Optional[float] = None
+                    ) -> nn.Sequential:
+    """CenterNet / FairMOT head: 3x3 conv, ReLU, 1x1 conv.
+
+    A heatmap head (``prior`` given) keeps PyTorch's default initialisation, its last bias
+    set to log(prior / (1 - prior)); every other head starts from weights N(0, 0.001^2) and
+    zero biases (``fill_fc_weights`` of CenterNet's and FairMOT's code, which skips the
+    heatmap heads: at std 0.001 in both layers a head with few positives, such as OUTrack's
+    occlusion heatmap, stays at its prior).
+    """
     head = nn.Sequential(nn.Conv2d(in_channels, hidden, 3, padding=1), nn.ReLU(inplace=True),
                          nn.Conv2d(hidden, out_channels, 1))
+    if prior is not None:
+        nn.init.constant_(head[2].bias, math.log(prior / (1 - prior)))
+        return head
     for layer in (head[0], head[2]):
         nn.init.normal_(layer.weight, std=0.001)
         nn.init.zeros_(layer.bias)
-    nn.init.constant_(head[2].bias, bias)
     return head
 
 

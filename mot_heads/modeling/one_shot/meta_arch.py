@@ -20,7 +20,6 @@ OUTrack (Liu et al., Neurocomputing 2022) is this model with its unsupervised ID
 its occlusion estimation head (``occlusion.py``), whose peaks each image's result gives
 as ``"occlusions"``: ``centers`` (K, 2) x, y and ``scores`` (K,) in input pixels.
 """
-import math
 from typing import Dict, List, Optional, Sequence
 
 import torch
@@ -97,7 +96,7 @@ class OneShotMOT(nn.Module):
         self.backbone, self.in_features = backbone, list(in_features)
         channels = [shapes[f].channels for f in in_features]
         self.det_fusion = IDAUp(channels, strides, channels[0], fusion_deformable, fusion_norm)
-        self.heatmap_head = prediction_head(channels[0], head_conv, num_classes, -math.log(1 / HEATMAP_PRIOR - 1))
+        self.heatmap_head = prediction_head(channels[0], head_conv, num_classes, HEATMAP_PRIOR)
         self.size_head = prediction_head(channels[0], head_conv, 2 if size_format == "wh" else 4)
         self.offset_head = prediction_head(channels[0], head_conv, 2)
         self.decoupler, self.saan, self.saan_in_features = decoupler, saan, list(saan_in_features)

@@ -11,7 +11,6 @@ The targets are CenterNet's with the overlap boxes as one-class objects: the Gau
 radius comes from the overlap's size (the paper: "sigma from the overlap size as in
 CenterNet"), and overlaps drawn on one cell keep the maximum.
 """
-import math
 from typing import Dict, List, Tuple
 
 import torch
@@ -55,7 +54,7 @@ class OcclusionHead(nn.Module):
     def __init__(self, in_channels: int, hidden: int, threshold: float, max_occlusions: int, min_overlap: float,
                  focal_alpha: float, focal_beta: float, offset_weight: float):
         super().__init__()
-        self.heatmap = prediction_head(in_channels, hidden, 1, -math.log(1 / HEATMAP_PRIOR - 1))
+        self.heatmap = prediction_head(in_channels, hidden, 1, HEATMAP_PRIOR)
         self.offset = prediction_head(in_channels, hidden, 2)
         self.threshold, self.max_occlusions, self.min_overlap = threshold, max_occlusions, min_overlap
         self.focal_alpha, self.focal_beta, self.offset_weight = focal_alpha, focal_beta, offset_weight
