@@ -1,15 +1,21 @@
 """A seeded detector noise model: ground truth in, detections as a detector would give.
 
 Each visible object is detected with probability ``min(1, detect_offset + visibility)``
-(occluded objects are missed more), its box corners jittered by ``jitter`` of its size,
-its score ``0.5 + 0.5 * visibility`` plus noise; false positives arrive as a Poisson
-process per frame with random boxes and low scores. The synthetic set writes its public
-``det.txt`` with this model; tests and benchmarks use it to feed trackers.
+(occluded objects are missed more), its box corners jittered by ``jitter`` of its size (a
+box jittered thinner than a pixel is dropped), its score ``0.5 + 0.5 * visibility`` plus
+noise; false positives arrive as a Poisson process per frame with random boxes and low
+scores. The synthetic set writes its public ``det.txt`` with this model; tests and
+benchmarks use it to feed trackers.
 """
 from dataclasses import dataclass
 from typing import Optional, Sequence, Tuple
 
 import numpy as np
+
+
+# Jittered boxes thinner than this many pixels are dropped (MOTChallenge readers reject
+# boxes without area).
+MIN_BOX_SIDE = 1.0
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,8 @@ def simulate_detections(
         if rng.uniform() < min(1.0, noise.detect_offset + vis):
             jitter = rng.normal(0, noise.jitter, size=4) * [w, h, w, h]
             score = float(np.clip(0.5 + 0.5 * vis + rng.normal(0, 0.1), 0.05, 1.0))
+            if min(w + jitter[2], h + jitter[3]) < MIN_BOX_SIDE:  # a sliver no detector reports
+                continue
             rows.append((frame, track_id, x + jitter[0], y + jitter[1], w + jitter[2], h + jitter[3], score, cls))
     width, height = image_size
     for _ in range(rng.poisson(noise.false_positives)):

@@ -360,8 +360,10 @@ def generate_dataset(root: str, config: SyntheticConfig = SyntheticConfig()) -> 
     return [j[0] for j in jobs]
 
 
-# Objects less visible than this are ignore regions: a fully hidden object (kept in gt
-# with visibility 0, as in MOT17) is neither a training target nor a miss.
+# Objects less visible than this are ignore regions of the training data, not detection
+# targets. Evaluation counts them as MOTChallenge does for MOT17 (whose gt keeps hidden
+# people, visibility 0): a tracker that carries a track through the occlusion scores
+# them, one that drops it misses them (86 of the 1476 gt boxes of the 4 held-out sequences).
 SYNTHETIC_MIN_VISIBILITY = 0.1
 
 

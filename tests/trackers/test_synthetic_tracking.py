@@ -119,3 +119,12 @@ def test_jde_without_embeddings_still_links_by_motion(synthetic_gt, baseline):
     for cls in (1, 2):
         assert scores[cls]["IDF1"] > baseline[cls]["IDF1"]
         assert scores[cls]["IDSW"] < baseline[cls]["IDSW"]
+
+
+def test_simulated_detections_never_have_a_side_under_a_pixel():
+    # 2-pixel-wide objects with 50 % jitter: about a third of the draws would be slivers
+    gt = np.array([[1, i, 10.0 * i, 5.0, 2.0, 2.0, 1, 1, 1.0] for i in range(200)])
+    rows = simulate_detections(gt, DetectionNoise(jitter=0.5, false_positives=0.0), np.random.default_rng(0),
+                               (2000, 100))
+    assert 50 < len(rows) < 200  # some slivers dropped, the rest kept
+    assert (rows[:, 4:6] >= 1.0).all()
