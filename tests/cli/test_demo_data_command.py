@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from mot_heads.cli.main import main
@@ -37,6 +38,18 @@ def test_writes_the_set(tmp_path, capsys):
     written = (root / "val" / "synth-val-00" / "gt" / "gt.txt").stat().st_mtime_ns
     assert demo_data(root, *TINY) == 0
     assert (root / "val" / "synth-val-00" / "gt" / "gt.txt").stat().st_mtime_ns == written
+
+
+def test_crowded_set(tmp_path):
+    def first_frame_objects(root):
+        rows = np.loadtxt(root / "val" / "synth-val-00" / "gt" / "gt.txt", delimiter=",", ndmin=2)
+        return int((rows[:, 0] == 1).sum())
+
+    assert demo_data(tmp_path / "default", *TINY[:-3]) == 0
+    assert demo_data(tmp_path / "crowded", *TINY[:-3], "--initial-objects", "14", "--target-objects", "16") == 0
+    manifest = json.loads((tmp_path / "crowded" / "synthetic.json").read_text())
+    assert (manifest["initial_objects"], manifest["target_objects"]) == (14, 16)
+    assert first_frame_objects(tmp_path / "crowded") > first_frame_objects(tmp_path / "default") + 4
 
 
 def _root_under_a_file(tmp_path):
@@ -88,6 +101,6 @@ def test_help_explains_every_option(capsys):
     assert e.value.code == 0
     text = capsys.readouterr().out
     for option in ("--root", "--seed", "--train-sequences", "--val-sequences", "--num-frames", "--width", "--height",
-                   "--frame-rate", "--no-camera-motion"):
+                   "--frame-rate", "--initial-objects", "--target-objects", "--no-camera-motion"):
         assert option in text
     assert "Examples" in text and "mot demo-data --root" in text
