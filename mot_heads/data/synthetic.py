@@ -363,7 +363,7 @@ def generate_dataset(root: str, config: SyntheticConfig = SyntheticConfig()) -> 
 # Objects less visible than this are ignore regions of the training data, not detection
 # targets. Evaluation counts them as MOTChallenge does for MOT17 (whose gt keeps hidden
 # people, visibility 0): a tracker that carries a track through the occlusion scores
-# them, one that drops it misses them (86 of the 1476 gt boxes of the 4 held-out sequences).
+# them, one that drops it misses them.
 SYNTHETIC_MIN_VISIBILITY = 0.1
 
 

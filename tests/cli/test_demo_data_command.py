@@ -45,8 +45,9 @@ def test_crowded_set(tmp_path):
         rows = np.loadtxt(root / "val" / "synth-val-00" / "gt" / "gt.txt", delimiter=",", ndmin=2)
         return int((rows[:, 0] == 1).sum())
 
-    assert demo_data(tmp_path / "default", *TINY[:-3]) == 0
-    assert demo_data(tmp_path / "crowded", *TINY[:-3], "--initial-objects", "14", "--target-objects", "16") == 0
+    small = ["--train-sequences", "1", "--val-sequences", "1", "--num-frames", "2"]
+    assert demo_data(tmp_path / "default", *small) == 0
+    assert demo_data(tmp_path / "crowded", *small, "--initial-objects", "14", "--target-objects", "16") == 0
     manifest = json.loads((tmp_path / "crowded" / "synthetic.json").read_text())
     assert (manifest["initial_objects"], manifest["target_objects"]) == (14, 16)
     assert first_frame_objects(tmp_path / "crowded") > first_frame_objects(tmp_path / "default") + 4
