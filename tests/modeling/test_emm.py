@@ -3,6 +3,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 from detectron2.layers import ROIAlign
 from torchvision.ops import box_iou
 from torchvision.transforms.functional import gaussian_blur
@@ -47,6 +48,18 @@ def test_depthwise_xcorr_is_valid_channelwise_correlation():
     expected = (search[1, 2, 1:5, 2:6] * template[1, 2]).sum()
     assert torch.isclose(response[1, 2, 1, 2], expected, atol=1e-5)
     assert depthwise_xcorr(search[:0], template[:0]).shape == (0, 3, 3, 3)
+
+
+def test_depthwise_xcorr_gradients_match_the_grouped_convolution():
+    search = torch.randn(2, 3, 7, 6, dtype=torch.float64, requires_grad=True)
+    template = torch.randn(2, 3, 4, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(depthwise_xcorr, (search, template))
+    weights = torch.randn(2, 3, 4, 4, dtype=torch.float64)
+    (depthwise_xcorr(search, template) * weights).sum().backward()
+    expected = torch.autograd.grad(
+        (F.conv2d(search.reshape(1, 6, 7, 6), template.reshape(6, 1, 4, 3), groups=6).reshape(2, 3, 4, 4)
+         * weights).sum(), (search, template))
+    assert torch.allclose(search.grad, expected[0]) and torch.allclose(template.grad, expected[1])
 
 
 def test_track_targets_by_hand():
