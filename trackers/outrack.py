@@ -19,7 +19,10 @@ is looked for behind the frame's detections (Algorithm 1, OUTrack):
 5. otherwise it stays lost, and is removed after the buffer as in JDE.
 
 An occluder may hide several tracks; an occlusion centre refinds one track at most
-(greedily, highest score first).
+(greedily, highest score first). A centre inside two of the frame's confident detections
+marks the overlap of two objects that are both seen, not a hidden one, and refinds
+nothing (``skip_seen_overlaps``, ours: Algorithm 1 does not say; without it, a lost
+duplicate of a person standing in front of a car was "refound" at their overlap).
 """
 from dataclasses import dataclass
 from typing import Tuple
@@ -44,6 +47,8 @@ class OUTrackParams(JDEParams):
     # sigma of that Gaussian: "radius" (sigma = r, the authors' code) or "centernet"
     # (sigma = (2r + 1) / 6, the heatmap target's; at stride 4 a 1-2 px error fails it)
     occlusion_sigma: str = "radius"
+    # Centres inside two confident detections refind nothing (ours, see the module docstring).
+    skip_seen_overlaps: bool = True
 
 
 def _recover_axis(p_lo: float, p_hi: float, d_lo: float, d_hi: float, c: float) -> Tuple[float, float]:
@@ -124,6 +129,13 @@ def assign_occlusion_centers(predicted, track_classes, occluders, occluder_class
     return rows[:, 0].astype(np.int64), rows[:, 1].astype(np.int64), rows[:, 2].astype(np.int64), rows[:, 3]
 
 
+def inside_two_boxes(centers, boxes) -> np.ndarray:
+    """(K,) mask of the ``centers`` (K, 2) that lie inside at least two of ``boxes`` (N, 4)."""
+    c, b = np.asarray(centers, float).reshape(-1, 1, 2), np.asarray(boxes, float).reshape(1, -1, 4)
+    inside = ((c >= b[:, :, :2]) & (c <= b[:, :, 2:])).all(axis=2)
+    return inside.sum(axis=1) >= 2
+
+
 def _occlusion_centers(detections: Detections) -> Tuple[np.ndarray, np.ndarray]:
     """The record's occlusion centres (K, 2) and scores (K,); a RecordError if absent or malformed."""
     centers = np.asarray(detections.require_extra("occlusion_centers"), dtype=float)
@@ -160,6 +172,8 @@ class OUTrackTracker(JDETracker):
         if not len(lost) or not len(centers):
             return
         high = np.flatnonzero(detections.scores >= p.det_threshold)
+        if p.skip_seen_overlaps:
+            centers = centers[~inside_two_boxes(centers, detections.boxes[high])]
         predicted = pool.boxes(lost)  # step 1: after this frame's Kalman predict, no update
         tracks, occluders, used, scores = assign_occlusion_centers(
             predicted, pool.classes[lost], detections.boxes[high], detections.classes[high], centers,

@@ -5,7 +5,9 @@ import pytest
 
 from trackers import Detections, OUTrackParams, OUTrackTracker, RecordError, build_tracker
 from trackers.costs import iou_matrix
-from trackers.outrack import assign_occlusion_centers, occlusion_pair_score, recover_occluded_box
+from trackers.outrack import (
+    assign_occlusion_centers, inside_two_boxes, occlusion_pair_score, recover_occluded_box,
+)
 
 OCCLUDER = [10.0, 10.0, 30.0, 50.0]  # D; the hidden object is 16 wide and 30 high
 
@@ -136,6 +138,18 @@ def test_only_tracks_lost_within_the_window_are_refound(gap, refound, window, fr
     assert (2 in out.track_ids) == refound
     if refound:
         np.testing.assert_allclose(out.boxes[out.track_ids.tolist().index(2)], still, atol=1e-6)
+
+
+def test_centres_inside_two_seen_objects_refind_nothing():
+    assert inside_two_boxes([[5, 5], [15, 5], [30, 30]], [[0, 0, 10, 10], [4, 0, 20, 10]]).tolist() == [
+        True, False, False]
+    still, occluder, passer = [200.0, 80, 240, 160], [220.0, 100, 260, 200], [225.0, 110, 300, 140]
+    for skip, refound in ((True, False), (False, True)):
+        tracker = build_tracker("outrack", skip_seen_overlaps=skip)
+        run(tracker, [frame([[10, 10, 50, 90], still])] * 3)
+        # (230, 130) lies in the occluder and in a passer-by, both detected: a seen overlap.
+        out = tracker.update(frame([[10, 10, 50, 90], occluder, passer], centers=[[230, 130]]))
+        assert (2 in out.track_ids) == refound, skip
 
 
 def test_missing_or_malformed_occlusion_extras_are_errors():
