@@ -73,12 +73,12 @@ def tracking_step(model, previous: dict, frame: dict, boxes: torch.Tensor):
     """A call that tracks ``boxes`` (templates from ``previous``) into ``frame`` with a
     SiamMOT model and refreshes their templates; returns the frame's detections."""
     classes = torch.zeros(len(boxes), dtype=torch.long)
-    _, _, state = model.track_frame(previous, boxes.new_zeros((0, 4)), torch.zeros(0), classes[:0])
+    _, _, _, state = model.track_frame(previous, boxes.new_zeros((0, 4)), torch.zeros(0), classes[:0])
     templates = model.track_templates(state, boxes)
 
     def step():
-        detections, propagated, state = model.track_frame(frame, boxes, templates, classes)
-        model.track_templates(state, propagated.pred_boxes.tensor)
+        detections, propagated, _, state = model.track_frame(frame, boxes, templates, classes)
+        model.track_templates(state, propagated)
         return detections
 
     return step

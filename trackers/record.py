@@ -9,8 +9,7 @@ frame. Both hold plain numpy arrays, boxes as x1, y1, x2, y2 in 0-based pixels.
 - ``occlusion_centers`` (K, 2) x, y and ``occlusion_scores`` (K,): OUTrack's occlusion
   estimation peaks;
 - ``track_ids`` (T,), ``track_boxes`` (T, 4) xyxy and ``track_scores`` (T,): boxes that
-  the model itself propagated for live tracks (SiamMOT), with their visibility scores;
-  optionally ``track_classes`` (T,), the class the model gives each of them.
+  the model itself propagated for live tracks (SiamMOT), with their visibility scores.
 
 Arrays in ``extras`` are per frame, not per detection; trackers that need a field check
 for it and say which one is missing.

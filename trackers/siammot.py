@@ -3,8 +3,7 @@
 The model propagates every live track (active and dormant) into the new frame with its
 Siamese tracker and returns, beside its detections, the propagated boxes and their
 visibility confidences v in ``Detections.extras`` (``track_ids``, ``track_boxes``,
-``track_scores``, and optionally ``track_classes``: the class the model now sees, which a
-continued track takes). Per frame the solver:
+``track_scores``). Per frame the solver:
 
 1. applies NMS to the detections and, separately, to the propagated boxes;
 2. continues a track whose propagated box survives NMS with v > alpha; the other live
@@ -60,30 +59,25 @@ class SiamMOTSolver(Tracker):
     def live_tracks(self) -> Tracks:
         """Active and dormant tracks with their last boxes: what the model propagates next."""
         pool = self.pool
-        return Tracks(pool.ids.copy(), pool.boxes().copy(), pool.scores.copy(), pool.classes.copy())
+        return Tracks(pool.ids.copy(), pool.boxes(), pool.scores.copy(), pool.classes.copy())
 
     def _propagated(self, detections: Detections) -> Detections:
         """The model's boxes for the live tracks, in pool order; a live track the model
-        did not propagate keeps its last box and class with visibility 0."""
+        did not propagate keeps its last box with visibility 0."""
         pool = self.pool
-        boxes, scores, classes = pool.boxes().copy(), np.zeros(len(pool)), pool.classes.copy()
+        boxes, scores = pool.boxes().copy(), np.zeros(len(pool))
         if len(pool):
             ids = np.asarray(detections.require_extra("track_ids"), dtype=np.int64).reshape(-1)
             given_boxes = np.asarray(detections.require_extra("track_boxes"), dtype=np.float64).reshape(-1, 4)
             given_scores = np.asarray(detections.require_extra("track_scores"), dtype=np.float64).reshape(-1)
-            given_classes = np.asarray(detections.extras.get("track_classes", classes[:0]), dtype=np.int64)
-            if not len(ids) == len(given_boxes) == len(given_scores) or len(given_classes) not in (0, len(ids)):
-                raise RecordError(
-                    "Detections.extras: track_ids, track_boxes, track_scores (and track_classes) differ in length"
-                )
+            if not len(ids) == len(given_boxes) == len(given_scores):
+                raise RecordError("Detections.extras: track_ids, track_boxes and track_scores differ in length")
             rows = np.searchsorted(pool.ids, ids)  # pool ids are increasing
             known = (rows < len(pool)) & (pool.ids[np.minimum(rows, len(pool) - 1)] == ids)
             if not known.all():
                 raise RecordError(f"Detections.extras: track_ids {ids[~known].tolist()} are not live tracks")
             boxes[rows], scores[rows] = given_boxes, given_scores
-            if len(given_classes):
-                classes[rows] = given_classes
-        return Detections(boxes, scores, classes)
+        return Detections(boxes, scores, pool.classes)
 
     def _nms_classes(self, records: Detections) -> np.ndarray:
         """The classes NMS keeps apart: all one when ``class_agnostic``."""
@@ -96,7 +90,6 @@ class SiamMOTSolver(Tracker):
         kept = nms(propagated.boxes, propagated.scores, self._nms_classes(propagated), p.nms_threshold)
         continued = kept[propagated.scores[kept] > p.continue_threshold]
         pool.match(continued, propagated, continued, self.frame)
-        pool.classes[continued] = propagated.classes[continued]
         pool.miss(np.setdiff1d(np.arange(len(pool)), continued))
 
         dets = detections.select(nms(detections.boxes, detections.scores, self._nms_classes(detections), p.nms_threshold))

@@ -40,15 +40,14 @@ class SiamMOTDriver:
         """Detections (original pixels) and tracks of the next frame of the video."""
         live = self.solver.live_tracks()
         templates = [self.templates[i] for i in live.track_ids.tolist()]
-        detections, propagated, state = self.model.track_frame(
+        detections, boxes, visibility, state = self.model.track_frame(
             frame, torch.as_tensor(live.boxes, dtype=torch.float32),
             torch.stack(templates) if templates else torch.zeros(0), torch.as_tensor(live.classes),
         )
-        propagated = instances_to_detections(propagated)
         record = instances_to_detections(detections)
         record.extras.update(
-            track_ids=live.track_ids, track_boxes=propagated.boxes.astype(np.float64),
-            track_scores=propagated.scores.astype(np.float64), track_classes=propagated.classes,
+            track_ids=live.track_ids, track_boxes=boxes.cpu().numpy().astype(np.float64),
+            track_scores=visibility.cpu().numpy().astype(np.float64),
         )
         tracks = self.solver.update(record)
         if len(tracks):

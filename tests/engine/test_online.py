@@ -22,10 +22,9 @@ class ScriptedSiamMOT(torch.nn.Module):
         detections.pred_boxes = Boxes(torch.tensor(frame["dets"], dtype=torch.float32).reshape(-1, 4))
         detections.scores = torch.tensor(frame["scores"], dtype=torch.float32)
         detections.pred_classes = torch.zeros(len(frame["scores"]), dtype=torch.long)
-        propagated = Instances((100, 100), pred_boxes=Boxes(prev_boxes + torch.tensor([5.0, 0.0, 5.0, 0.0])),
-                               scores=torch.tensor(frame["visibility"][: len(prev_boxes)], dtype=torch.float32),
-                               pred_classes=classes)
-        return detections, propagated, frame["frame_idx"]
+        propagated = prev_boxes + torch.tensor([5.0, 0.0, 5.0, 0.0])
+        visibility = torch.tensor(frame["visibility"][: len(prev_boxes)], dtype=torch.float32)
+        return detections, propagated, visibility, frame["frame_idx"]
 
     def track_templates(self, state, boxes):
         return torch.cat([torch.full((len(boxes), 1), float(state)), boxes], dim=1)

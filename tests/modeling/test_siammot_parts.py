@@ -111,31 +111,3 @@ def test_imm_losses_and_prediction():
     assert all(v.item() == 0 for v in none.values())
     with pytest.raises(ValueError, match="one size"):
         IMM(in_channels=4, template_size=15, search_size=30)
-
-
-def test_refined_tracks_take_the_box_heads_class_box_and_mean_score():
-    from detectron2.config import get_cfg
-    from detectron2.layers import ShapeSpec
-
-    from mot_heads.config import add_mot_config
-    from mot_heads.modeling.siammot.roi_heads import SiamMOTROIHeads
-
-    cfg = add_mot_config(get_cfg())
-    cfg.merge_from_file("configs/quick_schedules/siammot_EMM_R18_FPN_GN_synthetic.yaml")
-    shapes = {f"p{k}": ShapeSpec(channels=64, stride=2 ** k) for k in range(2, 7)}
-    heads = SiamMOTROIHeads(cfg, shapes).eval()
-    predictor = heads.box_predictor
-    torch.nn.init.zeros_(predictor.cls_score.weight)
-    torch.nn.init.zeros_(predictor.bbox_pred.weight)
-    with torch.no_grad():  # background most probable, then class 1 (car); its deltas widen x by e^0.5
-        predictor.cls_score.bias.copy_(torch.tensor([0.0, 1.0, 3.0]))
-        predictor.bbox_pred.bias.zero_()
-        predictor.bbox_pred.bias[6] = 0.5 * predictor.box2box_transform.weights[2]
-    features = {f"p{k}": torch.randn(1, 64, 128 // 2 ** k, 128 // 2 ** k) for k in range(2, 7)}
-    boxes = torch.tensor([[10.0, 20.0, 30.0, 60.0]])
-    refined, scores, classes = heads.refine_tracks(features, boxes, torch.tensor([0.5]))
-    probability = math.exp(1) / (1 + math.exp(1) + math.exp(3))
-    assert classes.tolist() == [1]
-    assert scores.tolist() == pytest.approx([(0.5 + probability) / 2])
-    half_width = 10 * math.exp(0.5)
-    assert refined.tolist()[0] == pytest.approx([20 - half_width, 20.0, 20 + half_width, 60.0], abs=1e-4)

@@ -82,16 +82,3 @@ def test_class_agnostic_nms_and_suppression():
     # tracks of two classes propagated onto one box: NMS keeps the more visible one
     out = solver.update(frame([], [], {1: (B, 0.6), 2: (B, 0.9)}))
     assert out.track_ids.tolist() == [2]
-
-
-def test_continued_tracks_take_the_class_the_model_gives_them():
-    solver = build_tracker("siammot")
-    solver.update(frame([A, B], [0.9, 0.9], classes=[1, 1]))
-    record = frame([], [], {1: (A, 0.9), 2: (B, 0.2)})
-    record.extras["track_classes"] = np.array([0, 0])
-    out = solver.update(record)
-    assert out.track_ids.tolist() == [1] and out.classes.tolist() == [0]
-    assert solver.live_tracks().classes.tolist() == [0, 1]  # dormant track 2 keeps its class
-    record.extras["track_classes"] = np.array([0])
-    with pytest.raises(RecordError, match="differ in length"):
-        solver.update(record)

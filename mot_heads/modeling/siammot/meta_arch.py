@@ -59,18 +59,17 @@ class SiamMOT(GeneralizedRCNN):
 
     @torch.no_grad()
     def track_frame(self, frame: dict, prev_boxes: torch.Tensor, templates: torch.Tensor, classes: torch.Tensor
-                    ) -> Tuple[Instances, Instances, FrameFeatures]:
+                    ) -> Tuple[Instances, torch.Tensor, torch.Tensor, FrameFeatures]:
         """Detect in one frame and propagate the live tracks into it.
 
         Args:
             frame: a test-mapper dict (image, height, width).
             prev_boxes: (N, 4) XYXY last boxes of the live tracks, original image pixels.
             templates: (N, ...) their cached templates (see :meth:`track_templates`).
-            classes: (N,) their classes, kept unless the box head refines the tracks.
+            classes: (N,) their classes (the box head refines a track's box for its class).
         Returns:
-            detections and the N propagated tracks (``Instances`` in original pixels; the
-            tracks' ``pred_boxes`` clipped to the image, ``scores`` their visibility, with
-            the box head's ``pred_classes`` when it refines them), and the frame's
+            detections (Instances in original pixels), propagated boxes (N, 4) in
+            original pixels clipped to the image, their visibility (N,), and the frame's
             features for :meth:`track_templates`.
         """
         images = self.preprocess_image([frame])
@@ -82,19 +81,16 @@ class SiamMOT(GeneralizedRCNN):
         original = (frame.get("height", height), frame.get("width", width))
         scale = torch.tensor([width / original[1], height / original[0]] * 2, device=self.device)
         state = FrameFeatures(features, scale)
-        classes = classes.to(self.device, torch.long)
-        if len(prev_boxes):
-            boxes, visibility = self.roi_heads.track_head.propagate(
-                features, templates.to(self.device), prev_boxes.to(self.device, torch.float32) * scale
-            )
-            if self.refine_tracks:
-                boxes, visibility, classes = self.roi_heads.refine_tracks(features, boxes, visibility)
-            boxes = boxes / scale
-        else:
-            boxes, visibility = prev_boxes.new_zeros((0, 4), device=self.device), scale.new_zeros((0,))
-        tracks = Instances(original, pred_boxes=Boxes(boxes), scores=visibility, pred_classes=classes)
-        tracks.pred_boxes.clip(original)
-        return detections, tracks, state
+        if not len(prev_boxes):
+            return detections, prev_boxes.new_zeros((0, 4)), prev_boxes.new_zeros((0,)), state
+        boxes, visibility = self.roi_heads.track_head.propagate(
+            features, templates.to(self.device), prev_boxes.to(self.device, torch.float32) * scale
+        )
+        if self.refine_tracks:
+            boxes, visibility = self.roi_heads.refine_tracks(features, boxes, classes.to(self.device), visibility)
+        boxes = Boxes(boxes / scale)
+        boxes.clip(original)
+        return detections, boxes.tensor, visibility, state
 
     @torch.no_grad()
     def track_templates(self, state: FrameFeatures, boxes: torch.Tensor) -> torch.Tensor:

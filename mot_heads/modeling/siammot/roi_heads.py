@@ -1,5 +1,5 @@
 """ROI heads with SiamMOT's track head beside Detectron2's box head."""
-from typing import Dict, List, Tuple
+from typing import Dict, List
 
 import torch
 from detectron2.config import configurable
@@ -38,18 +38,16 @@ class SiamMOTROIHeads(StandardROIHeads):
         second = {k: v[pairs:] for k, v in features.items()}
         return self.track_head.losses(first, second, proposals[:pairs], targets[pairs:])
 
-    def refine_tracks(self, features: Dict[str, torch.Tensor], boxes: torch.Tensor, visibility: torch.Tensor
-                      ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The box head on propagated boxes (one image), as the authors' code does: each
-        box gets the box head's most probable foreground class and the box regressed for
-        it, and a score averaging the visibility with that class's probability.
-        Returns (boxes, scores, classes)."""
+    def refine_tracks(self, features: Dict[str, torch.Tensor], boxes: torch.Tensor, classes: torch.Tensor,
+                      visibility: torch.Tensor):
+        """The box head on propagated boxes (one image), as the authors' code does: the
+        box regressed for the track's class, and a score averaging the visibility with
+        the box head's probability of that class."""
         proposals = Instances((0, 0), proposal_boxes=Boxes(boxes))
         pooled = self.box_pooler([features[f] for f in self.box_in_features], [proposals.proposal_boxes])
         predictions = self.box_predictor(self.box_head(pooled))
         probabilities = self.box_predictor.predict_probs(predictions, [proposals])[0]
         regressed = self.box_predictor.predict_boxes(predictions, [proposals])[0]
-        foreground, classes = probabilities[:, :-1].max(dim=1)  # the last column is background
         rows = torch.arange(len(boxes), device=boxes.device)
         regressed = regressed.view(len(boxes), -1, 4)[rows, classes if regressed.shape[1] > 4 else 0]
-        return regressed, (visibility + foreground) / 2, classes
+        return regressed, (visibility + probabilities[rows, classes]) / 2
