@@ -59,7 +59,7 @@ class SiamMOTSolver(Tracker):
     def live_tracks(self) -> Tracks:
         """Active and dormant tracks with their last boxes: what the model propagates next."""
         pool = self.pool
-        return Tracks(pool.ids.copy(), pool.boxes(), pool.scores.copy(), pool.classes.copy())
+        return Tracks(pool.ids.copy(), pool.boxes().copy(), pool.scores.copy(), pool.classes.copy())
 
     def _propagated(self, detections: Detections) -> Detections:
         """The model's boxes for the live tracks, in pool order; a live track the model

@@ -82,3 +82,11 @@ def test_class_agnostic_nms_and_suppression():
     # tracks of two classes propagated onto one box: NMS keeps the more visible one
     out = solver.update(frame([], [], {1: (B, 0.6), 2: (B, 0.9)}))
     assert out.track_ids.tolist() == [2]
+
+
+def test_live_tracks_are_a_snapshot():
+    solver = build_tracker("siammot")
+    solver.update(frame([A], [0.9]))
+    live = solver.live_tracks()
+    solver.update(frame([], [], {1: ([12, 10, 32, 50], 0.9)}))
+    assert live.boxes.tolist() == [A]  # not moved by the next update
