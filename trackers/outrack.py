@@ -77,6 +77,12 @@ def recover_occluded_box(predicted, occluder, center) -> np.ndarray:
 SIGMA_RULES = ("radius", "centernet")
 
 
+def points_in_boxes(points, boxes) -> np.ndarray:
+    """(K, N) mask: point k (x, y) of ``points`` (K, 2) lies inside box n of ``boxes`` (N, 4)."""
+    p, b = np.asarray(points, float).reshape(-1, 1, 2), np.asarray(boxes, float).reshape(1, -1, 4)
+    return ((p >= b[:, :, :2]) & (p <= b[:, :, 2:])).all(axis=2)
+
+
 def occlusion_pair_score(predicted, occluders, centers, min_overlap: float = 0.7,
                          sigma_rule: str = "radius") -> np.ndarray:
     """(N, K) Gaussian scores of the pairs (``occluders[n]``, ``centers[k]``) for the
@@ -110,9 +116,9 @@ def assign_occlusion_centers(predicted, track_classes, occluders, occluder_class
     predicted, centers = np.asarray(predicted, float).reshape(-1, 4), np.asarray(centers, float).reshape(-1, 2)
     occluders, track_classes, occluder_classes = (
         np.asarray(occluders, float).reshape(-1, 4), np.asarray(track_classes), np.asarray(occluder_classes))
-    candidates = []
+    candidates, in_predicted = [], points_in_boxes(centers, predicted)
     for t, box in enumerate(predicted):
-        inside = np.flatnonzero((centers >= box[:2]).all(axis=1) & (centers <= box[2:]).all(axis=1))
+        inside = np.flatnonzero(in_predicted[:, t])
         same_class = np.flatnonzero(occluder_classes == track_classes[t])
         if not len(inside) or not len(same_class):
             continue
@@ -127,13 +133,6 @@ def assign_occlusion_centers(predicted, track_classes, occluders, occluder_class
             rows.append((t, n, k, score))
     rows = np.array(rows, dtype=float).reshape(-1, 4)
     return rows[:, 0].astype(np.int64), rows[:, 1].astype(np.int64), rows[:, 2].astype(np.int64), rows[:, 3]
-
-
-def inside_two_boxes(centers, boxes) -> np.ndarray:
-    """(K,) mask of the ``centers`` (K, 2) that lie inside at least two of ``boxes`` (N, 4)."""
-    c, b = np.asarray(centers, float).reshape(-1, 1, 2), np.asarray(boxes, float).reshape(1, -1, 4)
-    inside = ((c >= b[:, :, :2]) & (c <= b[:, :, 2:])).all(axis=2)
-    return inside.sum(axis=1) >= 2
 
 
 def _occlusion_centers(detections: Detections) -> Tuple[np.ndarray, np.ndarray]:
@@ -173,7 +172,7 @@ class OUTrackTracker(JDETracker):
             return
         high = np.flatnonzero(detections.scores >= p.det_threshold)
         if p.skip_seen_overlaps:
-            centers = centers[~inside_two_boxes(centers, detections.boxes[high])]
+            centers = centers[points_in_boxes(centers, detections.boxes[high]).sum(axis=1) < 2]
         predicted = pool.boxes(lost)  # step 1: after this frame's Kalman predict, no update
         tracks, occluders, used, scores = assign_occlusion_centers(
             predicted, pool.classes[lost], detections.boxes[high], detections.classes[high], centers,

@@ -6,7 +6,7 @@ import pytest
 from trackers import Detections, OUTrackParams, OUTrackTracker, RecordError, build_tracker
 from trackers.costs import iou_matrix
 from trackers.outrack import (
-    assign_occlusion_centers, inside_two_boxes, occlusion_pair_score, recover_occluded_box,
+    assign_occlusion_centers, occlusion_pair_score, points_in_boxes, recover_occluded_box,
 )
 
 OCCLUDER = [10.0, 10.0, 30.0, 50.0]  # D; the hidden object is 16 wide and 30 high
@@ -141,8 +141,8 @@ def test_only_tracks_lost_within_the_window_are_refound(gap, refound, window, fr
 
 
 def test_centres_inside_two_seen_objects_refind_nothing():
-    assert inside_two_boxes([[5, 5], [15, 5], [30, 30]], [[0, 0, 10, 10], [4, 0, 20, 10]]).tolist() == [
-        True, False, False]
+    assert points_in_boxes([[5, 5], [15, 5], [30, 30]], [[0, 0, 10, 10], [4, 0, 20, 10]]).tolist() == [
+        [True, True], [False, True], [False, False]]
     still, occluder, passer = [200.0, 80, 240, 160], [220.0, 100, 260, 200], [225.0, 110, 300, 140]
     for skip, refound in ((True, False), (False, True)):
         tracker = build_tracker("outrack", skip_seen_overlaps=skip)
