@@ -6,6 +6,7 @@ from detectron2.config import configurable
 from detectron2.modeling import ROI_HEADS_REGISTRY, StandardROIHeads
 from detectron2.structures import Boxes, Instances
 
+from ..poolers import with_fast_backward
 from .track_head import SiamTrackHead
 
 
@@ -26,6 +27,12 @@ class SiamMOTROIHeads(StandardROIHeads):
     def from_config(cls, cfg, input_shape):
         ret = super().from_config(cfg, input_shape)
         ret["track_head"] = SiamTrackHead(cfg, input_shape)
+        return ret
+
+    @classmethod
+    def _init_box_head(cls, cfg, input_shape):
+        ret = super()._init_box_head(cfg, input_shape)
+        ret["box_pooler"] = with_fast_backward(ret["box_pooler"])
         return ret
 
     def track_losses(self, features: Dict[str, torch.Tensor], proposals: List[Instances],

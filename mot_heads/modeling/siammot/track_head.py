@@ -8,6 +8,7 @@ from detectron2.modeling.poolers import ROIPooler
 from detectron2.structures import Boxes, Instances
 from torch import nn
 
+from ..poolers import with_fast_backward
 from .emm import EMM
 from .imm import IMM
 from .regions import pool_regions, search_regions
@@ -63,7 +64,7 @@ class SiamTrackHead(nn.Module):
             raise ValueError(f"the track head needs features of one width, got {channels}")
 
         def pooler(resolution):
-            return ROIPooler(resolution, scales, head.POOLER_SAMPLING_RATIO, head.POOLER_TYPE)
+            return with_fast_backward(ROIPooler(resolution, scales, head.POOLER_SAMPLING_RATIO, head.POOLER_TYPE))
 
         return dict(
             in_features=in_features, template_pooler=pooler(head.TEMPLATE_RESOLUTION),
