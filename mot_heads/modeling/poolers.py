@@ -3,8 +3,8 @@
 torchvision's CPU backward of ``roi_align`` loops over RoIs, channels, bins and samples,
 recomputing each sample's bilinear weights for every channel. On the tiny SiamMOT it
 took a fifth of a training iteration, 5x its forward. Here the weights are computed once
-a sample and the gradients of all channels are added in one ``index_add_`` over
-channels-last rows. The forward is torchvision's; so is the backward on GPU and with
+a sample and the gradients of all channels are added with an ``index_add_`` over
+channels-last rows for each of the four bilinear taps. The forward is torchvision's; so is the backward on GPU and with
 adaptive sampling (``sampling_ratio <= 0``, a grid size per RoI), where this one does not
 apply.
 """

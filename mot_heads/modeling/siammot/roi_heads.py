@@ -31,6 +31,7 @@ class SiamMOTROIHeads(StandardROIHeads):
 
     @classmethod
     def _init_box_head(cls, cfg, input_shape):
+        """Detectron2's box head, its pooler with the CPU-friendly RoIAlign backward."""
         ret = super()._init_box_head(cfg, input_shape)
         ret["box_pooler"] = with_fast_backward(ret["box_pooler"])
         return ret
