@@ -4,9 +4,9 @@ torchvision's CPU backward of ``roi_align`` loops over RoIs, channels, bins and 
 recomputing each sample's bilinear weights for every channel. On the tiny SiamMOT it
 took a fifth of a training iteration, 5x its forward. Here the weights are computed once
 a sample and the gradients of all channels are added with an ``index_add_`` over
-channels-last rows for each of the four bilinear taps. The forward is torchvision's; so is the backward on GPU and with
-adaptive sampling (``sampling_ratio <= 0``, a grid size per RoI), where this one does not
-apply.
+channels-last rows for each of the four bilinear taps. The forward is torchvision's; so
+is the backward on GPU and with adaptive sampling (``sampling_ratio <= 0``, a grid size
+per RoI), where this one does not apply.
 """
 import torch
 from detectron2.layers import ROIAlign as _ROIAlign
@@ -82,11 +82,11 @@ class ROIAlign(_ROIAlign):
     :func:`roi_align_backward`."""
 
     def forward(self, input, rois):
-        if input.is_cuda or self.sampling_ratio <= 0 or not torch.is_grad_enabled() or not input.requires_grad:
-            return super().forward(input, rois)
         if rois.dim() != 2 or rois.size(1) != 5:
             raise ValueError(f"ROIAlign: rois must be (R, 5) rows of (batch index, x0, y0, x1, y1), "
                              f"got shape {tuple(rois.shape)}")
+        if input.is_cuda or self.sampling_ratio <= 0 or not torch.is_grad_enabled() or not input.requires_grad:
+            return super().forward(input, rois)
         return _ROIAlignFunction.apply(input, rois.to(input.dtype), self.output_size, self.spatial_scale,
                                        self.sampling_ratio, self.aligned)
 

@@ -67,10 +67,11 @@ def test_adaptive_sampling_keeps_torchvisions_backward():
     assert torch.equal(pooled, roi_align(features, rois, (2, 2), 1.0, 0, True))
 
 
-def test_rejects_malformed_rois():
+@pytest.mark.parametrize("sampling_ratio", [0, 1])
+def test_rejects_malformed_rois(sampling_ratio):
     features = torch.randn(1, 3, 8, 8, requires_grad=True)
     with pytest.raises(ValueError, match=r"\(R, 5\)"):
-        ROIAlign((2, 2), 1.0, 1, True)(features, torch.zeros(3, 4))
+        ROIAlign((2, 2), 1.0, sampling_ratio, True)(features, torch.zeros(3, 4))
 
 
 def test_with_fast_backward_keeps_the_pooler():
@@ -85,7 +86,8 @@ def test_with_fast_backward_keeps_the_pooler():
     expected, got = original(features, boxes), fast(features, boxes)
     assert torch.equal(got, expected)
     upstream = torch.randn_like(expected)
-    for want, have in zip(torch.autograd.grad(expected, features, upstream), torch.autograd.grad(got, features, upstream)):
+    wanted, had = torch.autograd.grad(expected, features, upstream), torch.autograd.grad(got, features, upstream)
+    for want, have in zip(wanted, had):
         torch.testing.assert_close(have, want)
     assert type(with_fast_backward(ROIPooler(5, (1 / 4,), 2, "ROIPool")).level_poolers[0]) is not ROIAlign
     assert type(original.level_poolers[0]) is Detectron2ROIAlign
