@@ -9,8 +9,15 @@ visibility confidences v in ``Detections.extras`` (``track_ids``, ``track_boxes`
 2. continues a track whose propagated box survives NMS with v > alpha; the other live
    tracks become dormant;
 3. suppresses the detections that overlap a continued track's box with IoU >= 0.5;
-4. starts a track from each remaining detection scoring above beta;
-5. kills tracks dormant for more than tau frames.
+4. (``resume_with_detections``, ours) resumes a dormant track whose propagated box
+   overlaps a remaining detection of its class above beta with IoU >= 0.5, with that
+   detection's box (one-to-one, by the Hungarian algorithm on IoU);
+5. starts a track from each remaining detection scoring above beta;
+6. kills tracks dormant for more than tau frames.
+
+Step 4 is not in the paper: without it, an object whose Siamese visibility falls below
+alpha for one frame while the detector still sees it gets a new track (an identity
+switch), since only continued tracks suppress detections.
 
 A dormant track keeps its last box (and, in the model, its last template), so the model
 can still find it; :meth:`SiamMOTSolver.live_tracks` lists what the model must propagate.
@@ -19,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .assignment import linear_assignment
 from .base import Tracker
 from .costs import iou_matrix
 from .nms import nms
@@ -40,6 +48,8 @@ class SiamMOTParams:
     # NMS and suppression across classes: an overlap of two classes is then one object
     # seen as both (off for scenes where objects of two classes share a box, e.g. riders).
     class_agnostic: bool = False
+    # Step 4 (ours, see the module docstring): detections resume the dormant tracks they overlap.
+    resume_with_detections: bool = False
 
 
 @register_tracker("siammot")
@@ -97,6 +107,24 @@ class SiamMOTSolver(Tracker):
         if not p.class_agnostic:
             overlap &= dets.classes[:, None] == pool.classes[continued][None, :]
         new = np.flatnonzero(~overlap.any(axis=1) & (dets.scores > p.start_threshold))
+        if p.resume_with_detections:
+            new = self._resume_dormant(propagated, dets, new, continued)
         pool.add(dets, new, self.frame)
         pool.prune(self.frame)
         return pool.output(self.frame)
+
+    def _resume_dormant(self, propagated: Detections, dets: Detections, candidates: np.ndarray,
+                        continued: np.ndarray) -> np.ndarray:
+        """Step 4: dormant tracks observed as the ``candidates`` detections of their class
+        whose IoU with their propagated boxes is >= ``suppress_iou`` (also when
+        ``class_agnostic``: a track keeps the class it started with); returns the
+        candidates left to start tracks."""
+        p, pool = self.params, self.pool
+        dormant = np.setdiff1d(np.arange(len(pool)), continued)
+        if not len(dormant) or not len(candidates):
+            return candidates
+        cost = 1.0 - iou_matrix(propagated.boxes[dormant], dets.boxes[candidates])
+        cost[pool.classes[dormant][:, None] != dets.classes[candidates][None, :]] = np.inf
+        matches, _, free = linear_assignment(cost, 1.0 - p.suppress_iou)
+        pool.match(dormant[matches[:, 0]], dets, candidates[matches[:, 1]], self.frame)
+        return candidates[free]

@@ -8,10 +8,12 @@ video, video ids unique across datasets); boxes without a track id (``-1``, e.g.
 CrowdHuman) get identity ``-1`` and train detection only.
 
 ``IdentityMapper`` (``INPUT.TRAIN_MAPPER: "IdentityMapper"``) maps single frames as
-Detectron2's ``DatasetMapper`` does and adds ``instances.gt_identities``.
+Detectron2's ``DatasetMapper`` does and adds ``instances.gt_identities``, and the boxes of
+the frame's hidden objects as ``hidden_boxes`` (see :func:`pop_annotations`).
 """
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
+import numpy as np
 import torch
 from detectron2.config import configurable
 from detectron2.data import DatasetCatalog, DatasetMapper
@@ -57,6 +59,19 @@ def _tracked_keys(name: str, records: Iterable[dict], owner: Dict[str, str]):
         yield from ((video, t) for t in tracked)
 
 
+def pop_annotations(dataset_dict: dict, transforms, image_shape) -> List[dict]:
+    """The dict's non-crowd annotations, removed from it; sets ``hidden_boxes``: (M, 4)
+    XYXY boxes, after ``transforms`` and clipped, of its ``hidden`` annotations (objects
+    too little visible to be detection targets, see ``data.mot_challenge``), which
+    OUTrack's occlusion targets take with the instances' boxes."""
+    annotations = dataset_dict.pop("annotations")
+    hidden = [utils.transform_instance_annotations(dict(a), transforms, image_shape)["bbox"]
+              for a in annotations if a.get("hidden", 0)]
+    boxes = torch.as_tensor(np.asarray(hidden, dtype=np.float32).reshape(-1, 4))
+    dataset_dict["hidden_boxes"] = boxes[((boxes[:, 2:] - boxes[:, :2]) > 0).all(dim=1)]
+    return [a for a in annotations if a.get("iscrowd", 0) == 0]
+
+
 def tracked_instances(annotations: List[dict], transforms, image_shape, identities: Optional[List[int]] = None
                       ) -> Instances:
     """Detectron2's instances of non-crowd ``annotations`` after ``transforms``, with
@@ -96,7 +111,7 @@ def set_identity_instances(dataset_dict: dict, identities: IdentityIndex, transf
                            with_identities: bool = True) -> None:
     """Replace the dict's non-crowd ``annotations`` by its ``instances`` carrying
     ``gt_identities`` (all -1 unless ``with_identities``)."""
-    annotations = [a for a in dataset_dict.pop("annotations") if a.get("iscrowd", 0) == 0]
+    annotations = pop_annotations(dataset_dict, transforms, image_shape)
     video = dataset_dict.get("video_id")
     ids = [identities(video, a.get("track_id", -1)) if with_identities else -1 for a in annotations]
     dataset_dict["instances"] = tracked_instances(annotations, transforms, image_shape, ids)

@@ -6,7 +6,7 @@ A sequence folder holds ``seqinfo.ini``, ``img1/000001.jpg...``, and optionally
     file_name, height, width, image_id ("<sequence>/<frame>"), video_id (sequence
     name), frame_idx (1-based, as in the files), seq_length, frame_rate,
     annotations: [{bbox (XYWH_ABS, 0-based pixels), bbox_mode, category_id, track_id,
-                   visibility, iscrowd}],
+                   visibility, iscrowd, hidden}],
     public_detections: float32 array (K, 5) of x1, y1, x2, y2, score (when det.txt exists)
 
 Which gt rows count (the MOTChallenge conventions, as in TrackEval's preprocessing):
@@ -16,7 +16,8 @@ Which gt rows count (the MOTChallenge conventions, as in TrackEval's preprocessi
   become ignore regions (``iscrowd=1``): neither trained on nor counted as misses or
   false positives by COCO-style evaluation;
 - rows of ``class_map`` classes with visibility below ``min_visibility`` become
-  ignore regions too;
+  ignore regions too, marked ``hidden=1``: objects that are there but barely seen
+  (OUTrack's occlusion targets count them, see ``data.identities.pop_annotations``);
 - rows of every other class (vehicles, occluders) are dropped.
 
 Dropped rows are counted and logged per sequence. MOT15 gt lines have 10 columns, the
@@ -248,7 +249,8 @@ def _gt_annotations(
     }
     per_frame: Dict[int, List[dict]] = {}
     for row, cls, vis in zip(rows[kept], classes[kept], visibility[kept]):
-        is_ignore = cls not in class_map or vis < min_visibility
+        is_hidden = cls in class_map and vis < min_visibility
+        is_ignore = cls not in class_map or is_hidden
         per_frame.setdefault(int(row[0]), []).append(
             {
                 # MOTChallenge boxes are 1-based pixels; Detectron2's are 0-based.
@@ -258,6 +260,7 @@ def _gt_annotations(
                 "track_id": int(row[1]),
                 "visibility": float(vis),
                 "iscrowd": int(is_ignore),
+                "hidden": int(is_hidden),
             }
         )
     return per_frame, counts

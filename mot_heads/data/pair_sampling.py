@@ -15,7 +15,8 @@ image pair under ``VideoPairMapper`` too, so video and image datasets mix.
 Both frames then get the same Detectron2 augmentation (that of ``DatasetMapper``), drawn
 once on the first frame. The output is the first frame as ``DatasetMapper`` maps it, its
 ``instances`` with two more fields, ``gt_track_ids`` (int64) and ``gt_visibility``
-(float32), and ``"pair"``: the second frame's dict, mapped alike. Identities may be
+(float32), ``hidden_boxes`` (see ``identities.pop_annotations``), and ``"pair"``: the
+second frame's dict, mapped alike. Identities may be
 present in one frame only (absent targets).
 """
 import copy
@@ -32,7 +33,7 @@ from detectron2.data import transforms as T
 from detectron2.structures import BoxMode
 
 from .build import MAPPER_REGISTRY
-from .identities import IdentityIndex, set_identity_instances, tracked_instances
+from .identities import IdentityIndex, pop_annotations, set_identity_instances, tracked_instances
 
 logger = logging.getLogger(__name__)
 
@@ -215,7 +216,7 @@ class ImagePairMapper(DatasetMapper):
         return record
 
     def _transform_annotations(self, dataset_dict, transforms, image_shape):
-        annotations = [a for a in dataset_dict.pop("annotations") if a.get("iscrowd", 0) == 0]
+        annotations = pop_annotations(dataset_dict, transforms, image_shape)
         dataset_dict["instances"] = tracked_instances(annotations, transforms, image_shape)
 
 

@@ -65,3 +65,23 @@ def test_mapper_keeps_identities_aligned_with_boxes(tmp_path):
     assert instances.gt_identities.tolist() == [0, 1]
     assert instances.gt_classes.tolist() == [0, 1] and instances.gt_track_ids.tolist() == [4, 6]
     np.testing.assert_allclose(instances.gt_boxes.tensor[1].numpy(), [30, 10, 40, 30])
+
+
+def test_mapper_gives_the_boxes_of_hidden_objects_apart(tmp_path):
+    image = str(tmp_path / "f.jpg")
+    cv2.imwrite(image, np.zeros((48, 64, 3), np.uint8))
+    box = {"bbox_mode": BoxMode.XYWH_ABS, "category_id": 0}
+    record = {"file_name": image, "height": 48, "width": 64, "video_id": "m2", "annotations": [
+        {**box, "track_id": 1, "bbox": [2, 2, 10, 20]},
+        {**box, "track_id": 2, "bbox": [4, 4, 6, 12], "iscrowd": 1, "hidden": 1},  # behind track 1
+        {**box, "track_id": 3, "bbox": [58, 30, 20, 10], "iscrowd": 1, "hidden": 1},  # half outside: clipped
+        {**box, "track_id": 4, "bbox": [80, 2, 10, 20], "iscrowd": 1, "hidden": 1},  # outside: dropped
+        {**box, "track_id": -1, "bbox": [40, 10, 5, 5], "iscrowd": 1},  # an ignore region, not hidden
+    ]}
+    DatasetCatalog.register("hidden_mapper", lambda: [record])
+    cfg = add_mot_config(get_cfg())
+    cfg.merge_from_list(["DATASETS.TRAIN", ("hidden_mapper",), "INPUT.MIN_SIZE_TRAIN", (48,),
+                         "INPUT.RANDOM_FLIP", "none", "INPUT.TRAIN_MAPPER", "IdentityMapper"])
+    mapped = IdentityMapper(cfg, is_train=True)(dict(record))
+    assert mapped["instances"].gt_track_ids.tolist() == [1]
+    np.testing.assert_allclose(mapped["hidden_boxes"].numpy(), [[4, 4, 10, 16], [58, 30, 64, 40]])

@@ -39,12 +39,13 @@ def test_frames_and_annotations(tmp_path):
     # 1-based MOT pixels -> 0-based Detectron2 boxes
     assert frame1[0]["bbox"] == [10, 20, 10, 20] and frame1[0]["bbox_mode"] == BoxMode.XYWH_ABS
     assert [a["track_id"] for a in frame1] == [1, 2]
-    # visibility 0.2 < 0.5: kept as an ignore region, not as a training box
-    assert [a["iscrowd"] for a in frame1] == [0, 1]
+    # visibility 0.2 < 0.5: kept as an ignore region, not as a training box, marked hidden
+    assert [(a["iscrowd"], a["hidden"]) for a in frame1] == [(0, 0), (1, 1)]
     assert frame1[1]["visibility"] == pytest.approx(0.2)
     frame2 = dicts[1]["annotations"]
     # zero-marked row dropped; static person (class 7) is an ignore region
-    assert [(a["track_id"], a["iscrowd"]) for a in frame2] == [(1, 0), (4, 1)]
+    # (an ignore class is not a hidden object, whatever its visibility)
+    assert [(a["track_id"], a["iscrowd"], a["hidden"]) for a in frame2] == [(1, 0, 0), (4, 1, 0)]
     assert dicts[2]["annotations"] == []  # the car (class 3) is not a pedestrian
     np.testing.assert_allclose(dicts[0]["public_detections"], [[10, 20, 20, 40, 0.9]])
     np.testing.assert_allclose(dicts[3]["public_detections"], [[1, 2, 5, 7, 0.5]])

@@ -66,6 +66,23 @@ def test_losses_are_zero_offset_and_pure_negatives_without_occlusions():
     torch.testing.assert_close(losses["loss_occlusion_heatmap"], expected)
 
 
+def test_hidden_objects_pair_with_the_instances_unless_switched_off():
+    # a 12 x 12 object hidden (not an instance) inside a 40 x 40 one: one occlusion,
+    # centred at (26, 26), cell (6, 6), when hidden boxes count; none otherwise
+    maps = {"heatmap": torch.full((1, 1, 16, 16), -2.0), "offset": torch.zeros(1, 2, 16, 16)}
+    visible, hidden = [boxes([0, 0, 40, 40])], [boxes([20, 20, 32, 32])]
+    alone = OcclusionHead(4, 4, 0.7, 10, 0.7, 2.0, 4.0, 1.0).losses(maps, visible, 4)
+    both = OcclusionHead(4, 4, 0.7, 10, 0.7, 2.0, 4.0, 1.0).losses(maps, visible, 4, hidden)
+    off = OcclusionHead(4, 4, 0.7, 10, 0.7, 2.0, 4.0, 1.0, hidden_objects=False).losses(maps, visible, 4, hidden)
+    assert alone["loss_occlusion_offset"] == 0 and off["loss_occlusion_offset"] == 0
+    # the offset head predicts 0 where the target is the sub-cell offset (0.5, 0.5): mean L1 0.5
+    torch.testing.assert_close(both["loss_occlusion_offset"], torch.tensor(0.5))
+    torch.testing.assert_close(off["loss_occlusion_heatmap"], alone["loss_occlusion_heatmap"])
+    assert both["loss_occlusion_heatmap"] > alone["loss_occlusion_heatmap"]  # a positive the map misses
+    none = OcclusionHead(4, 4, 0.7, 10, 0.7, 2.0, 4.0, 1.0).losses(maps, visible, 4, [None])
+    torch.testing.assert_close(none["loss_occlusion_heatmap"], alone["loss_occlusion_heatmap"])
+
+
 def test_the_head_learns_to_fire_at_an_occlusion_and_nowhere_else():
     torch.manual_seed(0)
     head = OcclusionHead(8, 16, 0.7, 10, 0.7, 2.0, 4.0, 1.0)

@@ -44,6 +44,29 @@ def test_dormant_tracks_resume_and_die_after_tau():
     assert len(solver.live_tracks()) == 0  # dormant for more than tau frames
 
 
+@pytest.mark.parametrize("resume", [False, True])
+def test_a_detection_resumes_the_dormant_track_it_overlaps_when_asked(resume):
+    solver = build_tracker("siammot", resume_with_detections=resume)
+    solver.update(frame([A, B], [0.9, 0.9]))
+    moved, other = [12, 10, 32, 50], [200, 10, 220, 50]
+    # track 1's visibility drops below alpha while the detector still sees it (IoU 0.82 with
+    # its propagated box A); track 2 is dormant too, far from every detection
+    out = solver.update(frame([moved, other], [0.9, 0.9], {1: (A, 0.2), 2: (B, 0.1)}))
+    if resume:
+        assert out.track_ids.tolist() == [1, 3]  # track 1 goes on at the detection's box
+        np.testing.assert_allclose(out.boxes[0], moved)
+        assert solver.live_tracks().track_ids.tolist() == [1, 2, 3]
+    else:
+        assert out.track_ids.tolist() == [3, 4]  # the paper's solver: a new track (a switch)
+    # a detection below beta or of another class resumes nothing, class-agnostic or not
+    for agnostic in (False, True):
+        solver = build_tracker("siammot", resume_with_detections=True, class_agnostic=agnostic)
+        solver.update(frame([A], [0.9], classes=[0]))
+        assert len(solver.update(frame([A], [0.5], {1: (A, 0.2)}, classes=[0]))) == 0
+        out = solver.update(frame([A], [0.9], {1: (A, 0.2)}, classes=[1]))
+        assert out.track_ids.tolist() == [2] and out.classes.tolist() == [1]
+
+
 def test_nms_on_track_boxes_and_class_aware_suppression():
     solver = build_tracker("siammot")
     solver.update(frame([A, [11, 10, 31, 50]], [0.9, 0.95], classes=[0, 1]))  # two classes: no NMS

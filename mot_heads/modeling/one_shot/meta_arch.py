@@ -135,7 +135,7 @@ class OneShotMOT(nn.Module):
             occ = one_shot.OCCLUSION
             occlusion = OcclusionHead(shapes[one_shot.IN_FEATURES[0]].channels, occ.HEAD_CONV, occ.OVERLAP_THRESHOLD,
                                       occ.MAX_OCCLUSIONS, one_shot.MIN_OVERLAP, one_shot.FOCAL_ALPHA,
-                                      one_shot.FOCAL_BETA, occ.OFFSET_WEIGHT)
+                                      one_shot.FOCAL_BETA, occ.OFFSET_WEIGHT, occ.HIDDEN_OBJECTS)
         id_loss = ID_LOSS_REGISTRY.get(one_shot.ID_LOSS.NAME)(cfg, one_shot.EMBED_DIM)
         if one_shot.TEST_EMBEDDINGS not in ("head", "teacher"):
             raise ValueError(f"MODEL.ONE_SHOT.TEST_EMBEDDINGS is {one_shot.TEST_EMBEDDINGS!r}: 'head' or 'teacher'")
@@ -228,7 +228,8 @@ class OneShotMOT(nn.Module):
         embeddings = [picked[i][targets["mask"][i]] for i in range(len(gt))]
         id_terms = self.id_loss(embeddings, [self._kept(t, p) for t, p in zip(gt, per_image)], images, inputs)
         id_loss = sum(id_terms.values())
-        occlusion = self.occlusion.losses(maps["occlusion"], [t.gt_boxes.tensor for t in gt], 4) if self.occlusion else {}
+        occlusion = self.occlusion.losses(maps["occlusion"], [t.gt_boxes.tensor for t in gt], 4,
+                                          [x.get("hidden_boxes") for x in inputs]) if self.occlusion else {}
         # the trainer sums the weighted terms; the unweighted parts go to the training log
         get_event_storage().put_scalars(**{k: float(v) for k, v in {**det, **id_terms, **occlusion}.items()})
         if self.balance is not None:

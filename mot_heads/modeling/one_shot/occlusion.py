@@ -9,9 +9,14 @@ find objects the detector missed.
 
 The targets are CenterNet's with the overlap boxes as one-class objects: the Gaussian
 radius comes from the overlap's size (the paper: "sigma from the overlap size as in
-CenterNet"), and overlaps drawn on one cell keep the maximum.
+CenterNet"), and overlaps drawn on one cell keep the maximum. The boxes paired are those
+of every annotated object, hidden ones included (``hidden_objects``): the paper trains on
+FairMOT's MOT17 labels, which keep pedestrians of any visibility, while our detection
+targets leave out objects below the dataset's minimum visibility (their boxes come as
+``hidden_boxes``, see ``data.identities.pop_annotations``). Without them, an object 91%
+hidden is an occlusion target and the same object 90% hidden teaches "no occlusion".
 """
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 from torch import nn
@@ -52,8 +57,9 @@ class OcclusionHead(nn.Module):
     and the decoding of occlusion centres."""
 
     def __init__(self, in_channels: int, hidden: int, threshold: float, max_occlusions: int, min_overlap: float,
-                 focal_alpha: float, focal_beta: float, offset_weight: float):
+                 focal_alpha: float, focal_beta: float, offset_weight: float, hidden_objects: bool = True):
         super().__init__()
+        self.hidden_objects = hidden_objects
         self.heatmap = prediction_head(in_channels, hidden, 1, HEATMAP_PRIOR)
         self.offset = prediction_head(in_channels, hidden, 2)
         self.threshold, self.max_occlusions, self.min_overlap = threshold, max_occlusions, min_overlap
@@ -62,10 +68,14 @@ class OcclusionHead(nn.Module):
     def forward(self, fused: torch.Tensor) -> Dict[str, torch.Tensor]:
         return {"heatmap": self.heatmap(fused), "offset": self.offset(fused)}
 
-    def losses(self, maps: Dict[str, torch.Tensor], gt_boxes: List[torch.Tensor], stride: int
-               ) -> Dict[str, torch.Tensor]:
+    def losses(self, maps: Dict[str, torch.Tensor], gt_boxes: List[torch.Tensor], stride: int,
+               hidden_boxes: Optional[List[Optional[torch.Tensor]]] = None) -> Dict[str, torch.Tensor]:
         """Focal loss on the heatmap (Eq. 11-12) and L1 on the offsets at the occlusion
-        centres (Eq. 13), each normalised by the number of valid occlusions."""
+        centres (Eq. 13), each normalised by the number of valid occlusions; the pairs of
+        Eq. 9 are those of each image's ``gt_boxes`` and (with ``hidden_objects``) its
+        ``hidden_boxes`` (None: none)."""
+        if self.hidden_objects and hidden_boxes is not None:
+            gt_boxes = [b if h is None else torch.cat([b, h.to(b)]) for b, h in zip(gt_boxes, hidden_boxes)]
         size = tuple(maps["heatmap"].shape[-2:])
         per_image = [occlusion_targets(b, size, stride, self.threshold, self.max_occlusions, self.min_overlap)
                      for b in gt_boxes]
