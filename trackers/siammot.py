@@ -19,10 +19,17 @@ Step 4 is not in the paper: without it, an object whose Siamese visibility falls
 alpha for one frame while the detector still sees it gets a new track (an identity
 switch), since only continued tracks suppress detections.
 
+``correct_with_detections`` (ours) acts between steps 3 and 4 on drifting tracks: a
+continued track that suppressed no detection takes the box of the remaining detection
+of its class above beta that overlaps it most, if their IoU is >= ``correct_iou``
+(one-to-one, Hungarian). Without it, a track whose box drifted off its object (IoU with
+the object's detection below 0.5) lets that detection start a second track on it.
+
 A dormant track keeps its last box (and, in the model, its last template), so the model
 can still find it; :meth:`SiamMOTSolver.live_tracks` lists what the model must propagate.
 """
 from dataclasses import dataclass
+from typing import Tuple
 
 import numpy as np
 
@@ -50,6 +57,9 @@ class SiamMOTParams:
     class_agnostic: bool = False
     # Step 4 (ours, see the module docstring): detections resume the dormant tracks they overlap.
     resume_with_detections: bool = False
+    # Drifting tracks take the box of a detection they overlap (ours, see the module docstring).
+    correct_with_detections: bool = False
+    correct_iou: float = 0.3  # minimum IoU of a drifting track with the detection it takes
 
 
 @register_tracker("siammot")
@@ -99,32 +109,41 @@ class SiamMOTSolver(Tracker):
         propagated = self._propagated(detections)
         kept = nms(propagated.boxes, propagated.scores, self._nms_classes(propagated), p.nms_threshold)
         continued = kept[propagated.scores[kept] > p.continue_threshold]
-        pool.match(continued, propagated, continued, self.frame)
-        pool.miss(np.setdiff1d(np.arange(len(pool)), continued))
 
         dets = detections.select(nms(detections.boxes, detections.scores, self._nms_classes(detections), p.nms_threshold))
-        overlap = iou_matrix(dets.boxes, pool.boxes(continued)) >= p.suppress_iou
+        overlap = iou_matrix(dets.boxes, propagated.boxes[continued]) >= p.suppress_iou
         if not p.class_agnostic:
-            overlap &= dets.classes[:, None] == pool.classes[continued][None, :]
-        new = np.flatnonzero(~overlap.any(axis=1) & (dets.scores > p.start_threshold))
+            overlap &= dets.classes[:, None] == propagated.classes[continued][None, :]
+        candidates = np.flatnonzero(~overlap.any(axis=1) & (dets.scores > p.start_threshold))
+        corrected, correction = np.zeros(0, np.int64), np.zeros(0, np.int64)
+        if p.correct_with_detections:
+            drifting = continued[~overlap.any(axis=0)]
+            corrected, correction, candidates = self._take_detections(
+                drifting, propagated, dets, candidates, p.correct_iou
+            )
+        steady = np.setdiff1d(continued, corrected)
+        pool.match(steady, propagated, steady, self.frame)
+        pool.match(corrected, dets, correction, self.frame)
+        dormant = np.setdiff1d(np.arange(len(pool)), continued)
+        pool.miss(dormant)
         if p.resume_with_detections:
-            new = self._resume_dormant(propagated, dets, new, continued)
-        pool.add(dets, new, self.frame)
+            resumed, resumption, candidates = self._take_detections(
+                dormant, propagated, dets, candidates, p.suppress_iou
+            )
+            pool.match(resumed, dets, resumption, self.frame)
+        pool.add(dets, candidates, self.frame)
         pool.prune(self.frame)
         return pool.output(self.frame)
 
-    def _resume_dormant(self, propagated: Detections, dets: Detections, candidates: np.ndarray,
-                        continued: np.ndarray) -> np.ndarray:
-        """Step 4: dormant tracks observed as the ``candidates`` detections of their class
-        whose IoU with their propagated boxes is >= ``suppress_iou`` (also when
-        ``class_agnostic``: a track keeps the class it started with); returns the
-        candidates left to start tracks."""
-        p, pool = self.params, self.pool
-        dormant = np.setdiff1d(np.arange(len(pool)), continued)
-        if not len(dormant) or not len(candidates):
-            return candidates
-        cost = 1.0 - iou_matrix(propagated.boxes[dormant], dets.boxes[candidates])
-        cost[pool.classes[dormant][:, None] != dets.classes[candidates][None, :]] = np.inf
-        matches, _, free = linear_assignment(cost, 1.0 - p.suppress_iou)
-        pool.match(dormant[matches[:, 0]], dets, candidates[matches[:, 1]], self.frame)
-        return candidates[free]
+    def _take_detections(self, tracks: np.ndarray, propagated: Detections, dets: Detections,
+                         candidates: np.ndarray, min_iou: float) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Pairs ``tracks`` (pool rows) one-to-one with ``candidates`` detections of their
+        class (also when ``class_agnostic``: a track keeps its class) by the Hungarian
+        algorithm on the IoU of their propagated boxes, IoU >= ``min_iou``; returns the
+        paired tracks, their detections and the candidates left."""
+        if not len(tracks) or not len(candidates):
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), candidates
+        cost = 1.0 - iou_matrix(propagated.boxes[tracks], dets.boxes[candidates])
+        cost[propagated.classes[tracks][:, None] != dets.classes[candidates][None, :]] = np.inf
+        matches, _, free = linear_assignment(cost, 1.0 - min_iou)
+        return tracks[matches[:, 0]], candidates[matches[:, 1]], candidates[free]

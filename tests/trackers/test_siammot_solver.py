@@ -67,6 +67,29 @@ def test_a_detection_resumes_the_dormant_track_it_overlaps_when_asked(resume):
         assert out.track_ids.tolist() == [2] and out.classes.tolist() == [1]
 
 
+@pytest.mark.parametrize("correct", [False, True])
+def test_a_drifting_track_takes_the_detection_it_overlaps_when_asked(correct):
+    solver = build_tracker("siammot", correct_with_detections=correct)
+    solver.update(frame([A, B], [0.9, 0.9]))
+    drifted = [18, 10, 38, 50]  # IoU 480 / 1120 = 0.43 with A
+    beside_b = [108, 10, 128, 50]  # IoU 0.43 with B
+    far_car = [200, 10, 240, 30]
+    # track 1 drifted off A, where the detector still sees the object; track 2 sits on B
+    # and suppresses its detection, so it is not drifting and leaves the detection beside it
+    record = frame([A, B, beside_b, [16, 10, 36, 50], far_car], [0.9, 0.9, 0.9, 0.9, 0.9],
+                   {1: (drifted, 0.9), 2: (B, 0.9)}, classes=[0, 0, 0, 1, 1])
+    out = solver.update(record)
+    if correct:
+        # track 1 takes A (IoU 0.43; the car detection overlapping it more is of another class)
+        assert out.track_ids.tolist() == [1, 2, 3, 4, 5]
+        np.testing.assert_allclose(out.boxes[0], A)
+        assert out.classes.tolist() == [0, 0, 0, 1, 1]
+    else:
+        assert out.track_ids.tolist() == [1, 2, 3, 4, 5, 6]  # a second track on the object at A
+        np.testing.assert_allclose(out.boxes[0], drifted)
+        np.testing.assert_allclose(out.boxes[2], A)
+
+
 def test_nms_on_track_boxes_and_class_aware_suppression():
     solver = build_tracker("siammot")
     solver.update(frame([A, [11, 10, 31, 50]], [0.9, 0.95], classes=[0, 1]))  # two classes: no NMS
