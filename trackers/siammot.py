@@ -9,20 +9,21 @@ visibility confidences v in ``Detections.extras`` (``track_ids``, ``track_boxes`
 2. continues a track whose propagated box survives NMS with v > alpha; the other live
    tracks become dormant;
 3. suppresses the detections that overlap a continued track's box with IoU >= 0.5;
-4. (``resume_with_detections``, ours) resumes a dormant track whose propagated box
-   overlaps a remaining detection of its class above beta with IoU >= 0.5, with that
-   detection's box (one-to-one, by the Hungarian algorithm on IoU);
+4. (``resume_with_detections``, ours) resumes a dormant track whose propagated box or
+   last box overlaps a remaining detection of its class above beta with IoU >= 0.5,
+   with that detection's box (one-to-one, by the Hungarian algorithm on IoU);
 5. starts a track from each remaining detection scoring above beta;
 6. kills tracks dormant for more than tau frames.
 
 Step 4 is not in the paper: without it, an object whose Siamese visibility falls below
 alpha for one frame while the detector still sees it gets a new track (an identity
-switch), since only continued tracks suppress detections.
+switch), since only continued tracks suppress detections. The last box counts too as
+the propagated box may have drifted off the object (often why the visibility dipped).
 
 ``correct_with_detections`` (ours) acts between steps 3 and 4 on drifting tracks: a
 continued track that suppressed no detection takes the box of the remaining detection
-of its class above beta that overlaps it most, if their IoU is >= ``correct_iou``
-(one-to-one, Hungarian). Without it, a track whose box drifted off its object (IoU with
+of its class above beta that overlaps its propagated or last box most, if their IoU is
+>= ``correct_iou`` (one-to-one, Hungarian). Without it, a track whose box drifted off its object (IoU with
 the object's detection below 0.5) lets that detection start a second track on it.
 
 A dormant track keeps its last box (and, in the model, its last template), so the model
@@ -139,11 +140,15 @@ class SiamMOTSolver(Tracker):
                          candidates: np.ndarray, min_iou: float) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Pairs ``tracks`` (pool rows) one-to-one with ``candidates`` detections of their
         class (also when ``class_agnostic``: a track keeps its class) by the Hungarian
-        algorithm on the IoU of their propagated boxes, IoU >= ``min_iou``; returns the
-        paired tracks, their detections and the candidates left."""
+        algorithm on IoU, IoU >= ``min_iou``; a track's IoU with a detection is the larger
+        of its propagated box's and its last box's. Returns the paired tracks, their
+        detections and the candidates left."""
         if not len(tracks) or not len(candidates):
             return np.zeros(0, np.int64), np.zeros(0, np.int64), candidates
-        cost = 1.0 - iou_matrix(propagated.boxes[tracks], dets.boxes[candidates])
+        candidate_boxes = dets.boxes[candidates]
+        overlap = np.maximum(iou_matrix(propagated.boxes[tracks], candidate_boxes),
+                             iou_matrix(self.pool.boxes(tracks), candidate_boxes))
+        cost = 1.0 - overlap
         cost[propagated.classes[tracks][:, None] != dets.classes[candidates][None, :]] = np.inf
         matches, _, free = linear_assignment(cost, 1.0 - min_iou)
         return tracks[matches[:, 0]], candidates[matches[:, 1]], candidates[free]

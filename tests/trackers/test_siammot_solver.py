@@ -67,6 +67,17 @@ def test_a_detection_resumes_the_dormant_track_it_overlaps_when_asked(resume):
         assert out.track_ids.tolist() == [2] and out.classes.tolist() == [1]
 
 
+def test_a_dormant_track_resumes_from_its_last_box_when_its_propagated_box_drifted():
+    solver = build_tracker("siammot", resume_with_detections=True)
+    solver.update(frame([A], [0.9]))
+    moved, drifted = [12, 10, 32, 50], [60, 10, 80, 50]
+    # the Siamese box drifted away (visibility below alpha); the detection overlaps the
+    # track's last box A with IoU 0.82
+    out = solver.update(frame([moved], [0.9], {1: (drifted, 0.2)}))
+    assert out.track_ids.tolist() == [1]
+    np.testing.assert_allclose(out.boxes[0], moved)
+
+
 @pytest.mark.parametrize("correct", [False, True])
 def test_a_drifting_track_takes_the_detection_it_overlaps_when_asked(correct):
     solver = build_tracker("siammot", correct_with_detections=correct)
