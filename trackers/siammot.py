@@ -20,11 +20,12 @@ alpha for one frame while the detector still sees it gets a new track (an identi
 switch), since only continued tracks suppress detections. The last box counts too as
 the propagated box may have drifted off the object (often why the visibility dipped).
 
-``correct_with_detections`` (ours) acts between steps 3 and 4 on drifting tracks: a
-continued track that suppressed no detection takes the box of the remaining detection
-of its class above beta that overlaps its propagated or last box most, if their IoU is
->= ``correct_iou`` (one-to-one, Hungarian). Without it, a track whose box drifted off its object (IoU with
-the object's detection below 0.5) lets that detection start a second track on it.
+``correct_with_detections`` (ours) acts between steps 3 and 4: a continued track takes
+the box (and score) of the detection of its class above beta that overlaps its
+propagated or last box most, if their IoU is >= ``correct_iou`` (one-to-one, Hungarian);
+that detection starts no track. In the paper a track's box is always the propagated
+one, so a box that drifted off its object (IoU with the object's detection below 0.5)
+stays off it and lets the detection start a second track on the object.
 
 A dormant track keeps its last box (and, in the model, its last template), so the model
 can still find it; :meth:`SiamMOTSolver.live_tracks` lists what the model must propagate.
@@ -58,9 +59,9 @@ class SiamMOTParams:
     class_agnostic: bool = False
     # Step 4 (ours, see the module docstring): detections resume the dormant tracks they overlap.
     resume_with_detections: bool = False
-    # Drifting tracks take the box of a detection they overlap (ours, see the module docstring).
+    # Continued tracks take the box of the detection they overlap most (ours, see the module docstring).
     correct_with_detections: bool = False
-    correct_iou: float = 0.3  # minimum IoU of a drifting track with the detection it takes
+    correct_iou: float = 0.3  # minimum IoU of a continued track with the detection it takes
 
 
 @register_tracker("siammot")
@@ -118,10 +119,9 @@ class SiamMOTSolver(Tracker):
         candidates = np.flatnonzero(~overlap.any(axis=1) & (dets.scores > p.start_threshold))
         corrected, correction = np.zeros(0, np.int64), np.zeros(0, np.int64)
         if p.correct_with_detections:
-            drifting = continued[~overlap.any(axis=0)]
-            corrected, correction, candidates = self._take_detections(
-                drifting, propagated, dets, candidates, p.correct_iou
-            )
+            strong = np.flatnonzero(dets.scores > p.start_threshold)
+            corrected, correction, _ = self._take_detections(continued, propagated, dets, strong, p.correct_iou)
+            candidates = np.setdiff1d(candidates, correction)
         steady = np.setdiff1d(continued, corrected)
         pool.match(steady, propagated, steady, self.frame)
         pool.match(corrected, dets, correction, self.frame)

@@ -79,26 +79,29 @@ def test_a_dormant_track_resumes_from_its_last_box_when_its_propagated_box_drift
 
 
 @pytest.mark.parametrize("correct", [False, True])
-def test_a_drifting_track_takes_the_detection_it_overlaps_when_asked(correct):
+def test_continued_tracks_take_the_detection_they_overlap_most_when_asked(correct):
     solver = build_tracker("siammot", correct_with_detections=correct)
     solver.update(frame([A, B], [0.9, 0.9]))
     drifted = [18, 10, 38, 50]  # IoU 480 / 1120 = 0.43 with A
-    beside_b = [108, 10, 128, 50]  # IoU 0.43 with B
+    near_b = [101, 10, 121, 50]  # IoU 0.9 with B
+    beside_b = [108, 10, 128, 50]  # IoU 0.43 with B, 0.48 with near_b
     far_car = [200, 10, 240, 30]
-    # track 1 drifted off A, where the detector still sees the object; track 2 sits on B
-    # and suppresses its detection, so it is not drifting and leaves the detection beside it
+    # track 1 drifted off A, where the detector still sees the object; track 2 is near B,
+    # whose detection it suppresses, and leaves the detection beside it to a new track
     record = frame([A, B, beside_b, [16, 10, 36, 50], far_car], [0.9, 0.9, 0.9, 0.9, 0.9],
-                   {1: (drifted, 0.9), 2: (B, 0.9)}, classes=[0, 0, 0, 1, 1])
+                   {1: (drifted, 0.9), 2: (near_b, 0.8)}, classes=[0, 0, 0, 1, 1])
     out = solver.update(record)
     if correct:
-        # track 1 takes A (IoU 0.43; the car detection overlapping it more is of another class)
+        # track 1 takes A (IoU 0.43; the car detection overlapping it more is of another
+        # class), track 2 takes B, with its score
         assert out.track_ids.tolist() == [1, 2, 3, 4, 5]
-        np.testing.assert_allclose(out.boxes[0], A)
+        np.testing.assert_allclose(out.boxes[:2], [A, B])
+        np.testing.assert_allclose(out.scores[:2], [0.9, 0.9])
         assert out.classes.tolist() == [0, 0, 0, 1, 1]
     else:
         assert out.track_ids.tolist() == [1, 2, 3, 4, 5, 6]  # a second track on the object at A
-        np.testing.assert_allclose(out.boxes[0], drifted)
-        np.testing.assert_allclose(out.boxes[2], A)
+        np.testing.assert_allclose(out.boxes[:3], [drifted, near_b, A])
+        np.testing.assert_allclose(out.scores[:2], [0.9, 0.8])
 
 
 def test_nms_on_track_boxes_and_class_aware_suppression():
