@@ -11,8 +11,8 @@ is looked for behind the frame's detections (Algorithm 1, OUTrack):
 2. candidates: the confident detections D of its class overlapping P, and the occlusion
    centres c inside P;
 3. each pair (D, c) scores exp(-|c - o|^2 / (2 sigma^2)), o the centre of P n D and sigma
-   = (2r + 1) / 6 with r the CenterNet Gaussian radius of P n D (the Gaussian of the
-   occlusion heatmap's target, here in input pixels);
+   = r, the CenterNet Gaussian radius of P n D in input pixels (the authors' code;
+   ``occlusion_sigma="centernet"``: the heatmap target's (2r + 1) / 6);
 4. if the best score exceeds tau_o, the box is recovered from D and c with P's size
    (Eq. 15-16) and the track is updated with it (Kalman update, TRACKED, reported in this
    frame with that score; its appearance template is kept: an occluded object shows none);

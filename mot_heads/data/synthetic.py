@@ -280,6 +280,8 @@ class SyntheticSequence:
                 if cfg.clip_boxes:
                     box = np.clip(box, 0, [cfg.width, cfg.height, cfg.width, cfg.height])
                 x, y, w, h = box[0], box[1], box[2] - box[0], box[3] - box[1]
+                if round(min(w, h), GT_DECIMALS) <= 0:  # a sliver that gt.txt would write as 0 wide
+                    continue
                 gt.append((frame, obj.track_id, x + 1, y + 1, w, h, 1, obj.category + 1, vis))
             det = simulate_detections(
                 np.asarray(gt, dtype=np.float64).reshape(-1, 9), self.detection_noise, self.rng,
@@ -287,6 +289,9 @@ class SyntheticSequence:
             )
             det = [(frame, -1, *row[2:7]) for row in det]
             yield image, owner, gt, det
+
+
+GT_DECIMALS = 4  # decimals of the boxes and visibilities in gt.txt
 
 
 def _format_rows(rows, decimals: int) -> str:
@@ -312,7 +317,7 @@ def write_sequence(config: SyntheticConfig, seq_dir: str, seed_sequence: List[in
         gt_rows.extend(gt)
         det_rows.extend(det)
     with open(os.path.join(seq_dir, "gt", "gt.txt"), "w") as f:
-        f.write(_format_rows([(*r[:6], int(r[6]), int(r[7]), float(r[8])) for r in gt_rows], 4))
+        f.write(_format_rows([(*r[:6], int(r[6]), int(r[7]), float(r[8])) for r in gt_rows], GT_DECIMALS))
     with open(os.path.join(seq_dir, "det", "det.txt"), "w") as f:
         f.write(_format_rows([(*r[:6], r[6], -1, -1, -1) for r in det_rows], 2))
     with open(os.path.join(seq_dir, "seqinfo.ini"), "w") as f:

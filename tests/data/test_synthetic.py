@@ -109,6 +109,19 @@ def test_set_reads_back_with_motion_classes_and_turnover(synthetic_root):
     assert ids_per_frame[0] - ids_per_frame[-1], "objects must leave"
 
 
+def test_a_sliver_narrower_than_the_written_precision_is_left_out_of_the_gt():
+    """An object 2e-5 px inside the frame would be written 0.0000 wide, which no reader
+    accepts; 0.5 px inside it is a box."""
+    config = replace(TINY_SYNTHETIC, num_frames=1, camera_motion=False, initial_objects=0, target_objects=0)
+    sequence = SyntheticSequence(config, [3, 0, 0])
+    for track_id, inside in ((1, 2e-5), (2, 0.5)):
+        car = _car(track_id, -20.0 + inside, 0.5, (200, 0, 0))
+        car.center = car.center + sequence.camera
+        sequence.objects.append(car)
+    (_, _, gt, _), = sequence.frames()
+    assert [(row[1], round(row[4], 4)) for row in gt] == [(2, 0.5)]
+
+
 def test_camera_motion_moves_the_background():
     still = replace(TINY_SYNTHETIC, camera_motion=False, pixel_noise=0.0, initial_objects=0, target_objects=0)
     moving = replace(still, camera_motion=True)
