@@ -21,7 +21,6 @@ The models of a resolution take turns within each repeat; the table gives median
 the warm-up frames.
 """
 import argparse
-import logging
 from typing import Callable, Dict, List, NamedTuple
 
 import numpy as np
@@ -94,7 +93,6 @@ def main():
                         help=f"comma-separated, of {', '.join(QUICK_SCHEDULES)}")
     args = parser.parse_args()
     describe_run(args.threads)
-    logging.getLogger("mot_heads.modeling.one_shot.distillation").setLevel(logging.ERROR)  # untrained teacher: known
     print(f"weights: untrained (seed {SEED}); median of {args.repeats} frames after {WARMUP} warm-up frames; "
           f"SiamMOT with {LIVE_TRACKS} live tracks\n")
     rows = []

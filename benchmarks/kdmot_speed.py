@@ -21,7 +21,6 @@ one random frame; the two modes take turns within each repeat, medians after a w
 frame. Tracking (the same JDE tracker for both) is not timed.
 """
 import argparse
-import logging
 from typing import Dict, NamedTuple, Sequence, Tuple
 
 import torch
@@ -92,7 +91,6 @@ def main():
     if unknown:
         parser.error(f"--resolutions: no model for {', '.join(unknown)}; choose from {known}")
     describe_run(args.threads)
-    logging.getLogger("mot_heads.modeling.one_shot.distillation").setLevel(logging.ERROR)  # untrained teachers: known
     print(f"weights: untrained (seed {SEED}); median of the timed frames after {WARMUP} warm-up frame\n")
     rows = []
     with torch.no_grad():

@@ -39,11 +39,13 @@ QUICK_SCHEDULES = {
 
 def load_cfg(config_file: str, *opts):
     """The config ``config_file`` (a path under ``configs/``) on CPU with ``opts`` merged;
-    a KDMOT teacher's config, named relative to the repository, is found from any folder."""
+    a KDMOT teacher's config, named relative to the repository, is found from any folder,
+    and untrained (its cost is a trained one's)."""
     cfg = add_mot_config(get_cfg())
     cfg.merge_from_file(os.path.join(CONFIGS, config_file))
     cfg.merge_from_list(["MODEL.DEVICE", "cpu", *opts])
     distillation = cfg.MODEL.ONE_SHOT.ID_LOSS.DISTILLATION
+    distillation.ALLOW_RANDOM_TEACHER = True
     if distillation.TEACHER_CONFIG:
         distillation.TEACHER_CONFIG = os.path.join(REPO, distillation.TEACHER_CONFIG)
     return cfg

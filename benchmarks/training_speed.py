@@ -17,7 +17,6 @@ network (no MODEL.ONE_SHOT.ID_LOSS.DISTILLATION.TEACHER_WEIGHTS): its cost is th
 trained one.
 """
 import argparse
-import logging
 import os
 import statistics
 import tempfile
@@ -98,7 +97,6 @@ def main():
         parser.error(f"--data-root {args.data_root}: no train/ folder of sequences "
                      "(write one with python -m mot_heads.data.synthetic)")
     describe_run(args.threads)
-    logging.getLogger("mot_heads.modeling.one_shot.distillation").setLevel(logging.ERROR)  # untrained teacher: known
     with tempfile.TemporaryDirectory() as tmp:
         data_root = args.data_root
         if data_root is None:

@@ -17,11 +17,12 @@ def add_mot_config(cfg: CN) -> CN:
     # Identity metrics; needs a MOTChallenge-layout dataset), "reid" (rank-1 / mAP of the
     # model's embeddings of gt tracklets split into query and gallery halves, OUTrack's
     # Table 7; needs track ids and a model with pred_embeddings), "retrieval" (rank-1 /
-    # mAP of a ReID model on a query + gallery set, e.g. market1501_test).
+    # mAP of a ReID model on a query + gallery set, e.g. market1501_test), "person_search"
+    # (KDMOT: mAP / top-k of teacher-embedded queries over gallery scenes; TEST.PERSON_SEARCH).
     cfg.TEST.EVALUATOR = "coco"
     # The online tracker of evaluation and inference: a name registered in trackers/
     # ("sort", "jde") and "key=value" overrides of its parameters (paper defaults).
-    # "SGD" (Detectron2's) or "ADAM" (FairMOT and CSTrack train with Adam, lr 1e-4).
+    # "SGD" (Detectron2's; CSTrack) or "ADAM" (FairMOT trains with Adam, lr 1e-4).
     cfg.SOLVER.OPTIMIZER = "SGD"
     cfg.TRACKER = CN()
     cfg.TRACKER.NAME = "sort"
@@ -36,21 +37,22 @@ def add_mot_config(cfg: CN) -> CN:
 
 
 def _add_pair_config(cfg: CN) -> None:
-    """Frame-pair sampling of SiamMOT's training (Shuai et al., Sec. 5.2)."""
+    """Frame-pair sampling of SiamMOT's training (Shuai et al., Sec. 4.2)."""
     cfg.INPUT.PAIR = CN()
     # Video training: the second frame is drawn at most this many seconds from the
     # first, using the sequence's frame rate (paper: 1 s).
     cfg.INPUT.PAIR.MAX_SECONDS = 1.0
     # When > 0, the window is this many frames instead (OUTrack's positive pairs: 20).
     cfg.INPUT.PAIR.MAX_FRAMES = 0
-    # Image training: the second frame is the same image cropped to a random fraction
+    # Image training ("crop and re-scale" and "motion blur"; the ranges are ours, the
+    # paper gives none): the second frame is the same image cropped to a random fraction
     # of its side in this range, rescaled back, and shifted (a fake camera motion).
     cfg.INPUT.PAIR.CROP_SCALE = (0.8, 1.0)
     # ... and blurred along a random direction with a kernel of this many pixels
     # (0 turns motion blur off); applied with this probability.
     cfg.INPUT.PAIR.MOTION_BLUR_KERNEL = (3, 9)
     cfg.INPUT.PAIR.MOTION_BLUR_PROB = 0.5
-    # A box with less than this fraction of its area left in the crop is dropped.
+    # A box with less than this fraction of its area left in the crop is dropped (ours).
     cfg.INPUT.PAIR.MIN_KEPT_FRACTION = 0.1
 
 
@@ -64,38 +66,45 @@ def _add_track_head_config(cfg: CN) -> None:
     # RoIAlign sizes (paper: 15x15 template; 30x30 search for EMM, 15x15 for IMM).
     cfg.MODEL.TRACK_HEAD.TEMPLATE_RESOLUTION = 15
     cfg.MODEL.TRACK_HEAD.SEARCH_RESOLUTION = 30
+    # RoIAlign ("the ROIAlign layer of Mask-RCNN", Sec. 3.1); aligned, 2 samples (ours).
     cfg.MODEL.TRACK_HEAD.POOLER_TYPE = "ROIAlignV2"
     cfg.MODEL.TRACK_HEAD.POOLER_SAMPLING_RATIO = 2
-    # Focal loss on the visibility confidence (Eq. 3 and 6), RetinaNet's constants.
+    # Focal loss on the visibility confidence (Eq. 3 and 6), RetinaNet's constants (ours).
     cfg.MODEL.TRACK_HEAD.FOCAL_ALPHA = 0.25
     cfg.MODEL.TRACK_HEAD.FOCAL_GAMMA = 2.0
     # Weight of the motion loss in the joint loss (RPN + box head + motion).
     cfg.MODEL.TRACK_HEAD.LOSS_WEIGHT = 1.0
     # Training triplets (Sec. 5.2) are sampled from the box head's training proposals of
     # frame t (RPN proposals plus gt boxes, matched by ROI_HEADS.IOU_THRESHOLDS). Kinds:
-    # "positive" (the target is in the search region of the next frame), "hard" (the
-    # target is absent but another object of its class is in the search region),
-    # "negative" (the template is background, or nothing of its class is there).
+    # "positive" (the template's object is in its search region in the next frame),
+    # "hard" (the template holds an object that is not there), "negative" (the template
+    # is background). Table 2 ablates P + H, P + N and P + H + N.
     cfg.MODEL.TRACK_HEAD.TRIPLETS = ("positive", "hard", "negative")
-    cfg.MODEL.TRACK_HEAD.TRIPLETS_PER_IMAGE = 64
-    # At most this fraction of an image's triplets are positive; hard and negative
-    # triplets fill the rest (the paper does not give the mix; Detectron2's sampler).
-    cfg.MODEL.TRACK_HEAD.POSITIVE_FRACTION = 0.75
-    # A target below this visibility in the next frame counts as absent (v* = 0).
+    # Triplets an image: "We sample 256 image regions from the output of the RPN to
+    # train them" (Sec. 4.2; set ROI_HEADS.BATCH_SIZE_PER_IMAGE to the same 256).
+    cfg.MODEL.TRACK_HEAD.TRIPLETS_PER_IMAGE = 256
+    # At most these fractions of an image's triplets are positive and hard; negatives
+    # fill the rest (ours: the paper gives no mix; the authors' POS_RATIO and HN_RATIO).
+    cfg.MODEL.TRACK_HEAD.POSITIVE_FRACTION = 0.25
+    cfg.MODEL.TRACK_HEAD.HARD_FRACTION = 0.25
+    # A target below this visibility in the next frame counts as absent (v* = 0; ours).
     cfg.MODEL.TRACK_HEAD.MIN_VISIBILITY = 0.1
     # Inference: the box head refines each propagated box and the track's score becomes
-    # the mean of its visibility and the box head's class probability (the authors' code;
-    # the paper does not say). False: the motion model's box and visibility as they are.
+    # the mean of its visibility and the box head's class probability (ours: the paper
+    # does not say; the authors' code). False: the motion model's box and visibility.
     cfg.MODEL.TRACK_HEAD.REFINE_WITH_BOX_HEAD = True
     cfg.MODEL.TRACK_HEAD.IMM = CN()
     cfg.MODEL.TRACK_HEAD.IMM.HIDDEN_DIM = 512  # the 2-layer MLP's width (paper: 512)
+    # Eq. 3: "the commonly used smooth l1 loss" on m, Fast R-CNN's (beta 1, as the box
+    # head of maskrcnn-benchmark, the authors' code base; their IMM is not released).
+    cfg.MODEL.TRACK_HEAD.IMM.SMOOTH_L1_BETA = 1.0
     cfg.MODEL.TRACK_HEAD.EMM = CN()
     cfg.MODEL.TRACK_HEAD.EMM.NUM_CONVS = 2  # the fully convolutional head (paper: 2 layers)
     cfg.MODEL.TRACK_HEAD.EMM.NORM = "GN"
     # Eq. 5: eta = lambda * C + (1 - lambda) * S, C a cosine window about the previous
-    # centre (lambda 0.4 as the authors' code), S a Gaussian on the log relative change of
-    # width and height with this sigma (the paper gives no sigma; the authors' code uses
-    # a SiamRPN-style exponential instead; 0.4 is our choice).
+    # centre, S a Gaussian on the log relative change of width and height with this sigma.
+    # Both ours (the paper gives neither): lambda 0.4 as the authors' code, sigma 0.4 (the
+    # authors' code uses a SiamRPN-style exponential instead).
     cfg.MODEL.TRACK_HEAD.EMM.WINDOW_WEIGHT = 0.4
     cfg.MODEL.TRACK_HEAD.EMM.SCALE_SIGMA = 0.4
 
@@ -143,29 +152,38 @@ def _add_one_shot_config(cfg: CN) -> None:
     one_shot.ID_LOSS.UNSUPERVISED.PLACEHOLDER = "mean"
     # Margin m of the inter-frame term (Eq. 4; paper: 0.5).
     one_shot.ID_LOSS.UNSUPERVISED.MARGIN = 0.5
-    # Weight r of the negative-pair loss, the negative:positive ratio (Eq. 8; paper: 0.25);
-    # 0 turns negative pairs off (needed with PLACEHOLDER "none").
+    # r = N_neg / N_pos of Eq. 8 (paper: 0.25): the negative pairs' share r / (1 + r) of
+    # the loss; 0 turns negative pairs off (needed with PLACEHOLDER "none").
     one_shot.ID_LOSS.UNSUPERVISED.NEGATIVE_RATIO = 0.25
+    # The cycle term: "difference" (Eq. 5, |M_ij - M_ji| across the frames) or
+    # "round_trip" (ours: the off-diagonal mass of going to the other frame and back).
+    one_shot.ID_LOSS.UNSUPERVISED.CYCLE = "difference"
     # KDMOT's distillation ("DistillationIDLoss", Zhang et al., Eq. 6-9): the ID branch
     # regresses a frozen ReID teacher's embedding of each gt box crop (no identity label).
     one_shot.ID_LOSS.DISTILLATION = CN()
     # The teacher: a ReIDBaseline config (e.g. configs/KDMOT/reid_R50_market1501.yaml) and
-    # its trained weights (any checkpoint converted to that architecture).
+    # its trained weights (any checkpoint converted to that architecture; a checkpoint of
+    # another architecture is an error). Training without weights is an error unless
+    # ALLOW_RANDOM_TEACHER (ours, for tests: a random network teaches).
     one_shot.ID_LOSS.DISTILLATION.TEACHER_CONFIG = ""
     one_shot.ID_LOSS.DISTILLATION.TEACHER_WEIGHTS = ""
-    # Smooth L1's beta (Eq. 7 / 9; PyTorch's and Fast R-CNN's 1.0) and eta, the weight of
-    # the optional hard-label identity loss (Eq. 6; off by default).
+    one_shot.ID_LOSS.DISTILLATION.ALLOW_RANDOM_TEACHER = False
+    # Smooth L1's switch point (Eq. 7 / 9: |d| < 1) and eta of Eq. 6, L_KD = eta L_soft +
+    # (1 - eta) L_hard (paper: 1, soft labels only; below 1 the identity classification
+    # of Eq. 8 needs INPUT.TRAIN_MAPPER "IdentityMapper").
     one_shot.ID_LOSS.DISTILLATION.SMOOTH_L1_BETA = 1.0
-    one_shot.ID_LOSS.DISTILLATION.HARD_LABEL_WEIGHT = 0.0
+    one_shot.ID_LOSS.DISTILLATION.ETA = 1.0
     # Detection / ID balance: learnable task uncertainty (JDE, FairMOT) with FairMOT's
-    # initial log variances; False sums det + ID_WEIGHT * id.
+    # initial log variances; False sums det + ID_WEIGHT * id (CSTrack's Eq. 10 with
+    # eta = ID_WEIGHT = 0.02, set in configs/CSTrack).
     one_shot.UNCERTAINTY_WEIGHTING = True
     one_shot.DET_LOG_VAR = -1.85
     one_shot.ID_LOG_VAR = -1.05
     one_shot.ID_WEIGHT = 1.0
     # CSTrack's reciprocal network (Sec. III-B): one REN per level splits it into
     # detection and ID features, on the levels both branches read (IN_FEATURES, or with
-    # SAAN those of SAAN.IN_FEATURES); pooled size (6, 10) and lambda init 0.5 (Eq. 4).
+    # SAAN those of SAAN.IN_FEATURES); pooled size (6, 10) and lambda init 0.5 (Eq. 4,
+    # Sec. IV-A).
     one_shot.REN = CN()
     one_shot.REN.ENABLED = False
     one_shot.REN.POOLED_SIZE = (6, 10)
@@ -183,11 +201,12 @@ def _add_one_shot_config(cfg: CN) -> None:
     # "teacher": the KDMOT teacher of ID_LOSS.DISTILLATION embeds each detection's crop
     # and the ID branch is not run (the "two-step" baseline of KDMOT's Table 2).
     one_shot.TEST_EMBEDDINGS = "head"
-    # OUTrack's occlusion estimation (Sec. 3.3): a heatmap + offset head beside the
+    # OUTrack's occlusion estimation (Sec. 3.2.1): a heatmap + offset head beside the
     # detection heads, on the fused stride-4 map, predicting the centres of valid
     # occlusions: overlaps of two boxes covering more than OVERLAP_THRESHOLD (tau = 0.7,
-    # Eq. 9) of the smaller box. Its loss (focal + L1 offset, Eq. 11-13) enters the total
-    # with LOSS_WEIGHT (0.5, Eq. 14). Inference keeps TOPK_TEST peaks above
+    # Eq. 9) of the smaller box. Its loss (focal + L1 offset, Eq. 11-14; OFFSET_WEIGHT 1:
+    # the paper sums the two) joins the detection loss with LOSS_WEIGHT (0.5, Sec. 4.1),
+    # before the detection / ID balance. Inference keeps TOPK_TEST peaks above
     # SCORE_THRESH_TEST (our choices; the tracker applies its own threshold). The pairs
     # include the boxes of hidden objects, annotated but below the dataset's minimum
     # visibility for detection (HIDDEN_OBJECTS; the paper's MOT17 labels keep them).
@@ -204,7 +223,8 @@ def _add_one_shot_config(cfg: CN) -> None:
 
 
 def _add_reid_config(cfg: CN) -> None:
-    """The ReID teacher of KDMOT: the bag-of-tricks baseline (Luo et al., CVPRW 2019)."""
+    """The ReID teacher of KDMOT: the bag-of-tricks baseline (Luo et al., CVPRW 2019), and
+    KDMOT's person-search evaluation."""
     reid = cfg.MODEL.REID = CN()
     # Backbone feature pooled into the embedding (ResNet: its last stage).
     reid.IN_FEATURE = "res5"
@@ -240,6 +260,15 @@ def _add_reid_config(cfg: CN) -> None:
     cfg.DATALOADER.REID_NUM_INSTANCES = 4
     # Crops per batch when embedding a ReID test set (Luo et al.: 128).
     cfg.DATALOADER.REID_TEST_BATCH_SIZE = 128
+    # KDMOT's person search (TEST.EVALUATOR "person_search", Sec. 4.3): a gallery detection
+    # is correct at IoU >= IOU_THRESHOLD with the query person's gt box (paper: 0.5);
+    # SIZE_AWARE_IOU (ours, the reference code of Xiao et al.) lowers it to
+    # min(0.5, wh / ((w + 10)(h + 10))) for small people. Detections scoring below
+    # DET_THRESH are not searched (ours, paper silent: the reference code's 0.5).
+    cfg.TEST.PERSON_SEARCH = CN()
+    cfg.TEST.PERSON_SEARCH.IOU_THRESHOLD = 0.5
+    cfg.TEST.PERSON_SEARCH.SIZE_AWARE_IOU = False
+    cfg.TEST.PERSON_SEARCH.DET_THRESH = 0.5
 
 
 def fall_back_to_cpu(cfg: CN) -> CN:
@@ -271,27 +300,42 @@ def _add_dmtrack_config(cfg: CN) -> None:
     # max(l, t, r, b) inside the level's range; the bounds between P3/P4 and P4/P5 (FCOS).
     dm.CENTER_RADIUS = 1.5
     dm.SIZE_BOUNDS = [64.0, 128.0]
-    # Focal classification loss (Eq. 4-5: alpha 0.25, gamma 2), box loss "iou" (-ln IoU,
-    # FCOS) or "giou", initial foreground probability of the classifier (FCOS: 0.01).
+    # Focal classification loss (Eq. 4; FCOS's alpha 0.25, gamma 2), box loss L_IoU of Eq. 5
+    # "iou" (-ln IoU, FCOS) or "giou" (ours), initial foreground probability of the
+    # classifier (FCOS: 0.01).
     dm.FOCAL_ALPHA = 0.25
     dm.FOCAL_GAMMA = 2.0
     dm.BOX_LOSS = "iou"
     dm.PRIOR_PROB = 0.01
+    # Eq. 7: lambda_n^m, the weight of loss n (ALPHA classification, BETA regression, GAMMA
+    # centre-ness) on level m, one value per level of IN_FEATURES (ours: 1, the paper gives none).
+    dm.LAMBDA_ALPHA = [1.0, 1.0, 1.0]
+    dm.LAMBDA_BETA = [1.0, 1.0, 1.0]
+    dm.LAMBDA_GAMMA = [1.0, 1.0, 1.0]
+    # Eq. 4-6 and 9 are sums over locations and objects. Ours (FCOS's and FairMOT's code):
+    # NORMALIZE_LOSSES divides Eq. 4-6 by the number of positive locations (Eq. 5, weighted,
+    # by the sum of its weights) and Eq. 9 by the number of objects;
+    # CENTERNESS_WEIGHTED_BOX_LOSS weights Eq. 5 at each positive by its centre-ness target.
+    dm.NORMALIZE_LOSSES = False
+    dm.CENTERNESS_WEIGHTED_BOX_LOSS = False
     # Templates (targets) drawn from each template image per training pair; their losses
     # on the shared search image are averaged (cross-query loss, Eq. 8). Ours: 4.
     dm.QUERIES_PER_IMAGE = 4
-    # Re-id branch (Eq. 9): an embedding of this size at stride 4 on this low-level feature,
-    # from a 3x3 conv (HEAD_CONV channels) + ReLU + 1x1 conv; classified into the training
-    # identities (0: counted in DATASETS.TRAIN). REID_ENABLED False trains detection only.
+    # Re-id branch (Eq. 9): an embedding of this size (128) at stride 4 on this low-level
+    # feature (ours: the FPN's P2), from a 3x3 conv (HEAD_CONV channels) + ReLU + 1x1 conv
+    # (ours: FairMOT's head); classified into the training identities (0: counted in
+    # DATASETS.TRAIN). REID_ENABLED False trains detection only.
     dm.REID_ENABLED = True
     dm.REID_FEATURE = "p2"
     dm.EMBED_DIM = 128
     dm.HEAD_CONV = 256
     dm.NUM_IDENTITIES = 0
-    # Detection / re-id balance by learnable task uncertainty (JDE, FairMOT's initial values).
+    # Detection / re-id balance by learnable task uncertainty (JDE; ours: FairMOT's initial values).
     dm.DET_LOG_VAR = -1.85
     dm.ID_LOG_VAR = -1.05
-    # Inference: the k highest-scoring locations (score sqrt(cls x centre-ness), FCOS) are
-    # the frame's candidates; those below the threshold are dropped.
+    # Inference: the k highest-scoring locations are the frame's candidates (k: ours); those
+    # below the threshold are dropped (FCOS's 0.05). The score: "classification" (Sec. 3.5)
+    # or "centerness_weighted", sqrt(classification x centre-ness) as FCOS ranks (ours).
     dm.TOPK_TEST = 10
     dm.SCORE_THRESH_TEST = 0.05
+    dm.CANDIDATE_SCORE = "classification"

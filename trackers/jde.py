@@ -37,8 +37,8 @@ class JDEParams:
     motion_weight: float = 0.02  # weight of the Mahalanobis distance in the fused cost (1 - lambda)
     iou_threshold: float = 0.5  # max IoU distance of a match (step 2)
     unconfirmed_iou_threshold: float = 0.7  # max IoU distance for tentative tracks (step 4)
-    embedding_momentum: float = 0.9  # template EMA
-    track_buffer: int = 30  # frames a lost track is kept, at 30 fps
+    embedding_momentum: float = 0.9  # eps of the template EMA (Eq. 11, CSTrack)
+    track_buffer: int = 30  # a lost track unmatched this many frames is terminated (Sec. III-E, CSTrack), at 30 fps
     frame_rate: float = 30.0  # of the video; the buffer scales with it
     duplicate_iou_distance: float = 0.15  # tracked/lost pairs closer than this are duplicates
     second_association: bool = False  # ByteTrack's association of low-score detections
@@ -60,7 +60,9 @@ class JDETracker(Tracker):
             raise ValueError("JDEParams.box_format: the cascade gates in 4 dims; use 'xyah' or 'xywh'")
         self.pool = TrackPool(
             KalmanFilter(p.box_format), min_hits=2,
-            max_lost=int(p.frame_rate / 30.0 * p.track_buffer), embedding_momentum=p.embedding_momentum,
+            # a lost track is removed after track_buffer frames without a match (Sec. III-E,
+            # CSTrack: 30); JDE's code keeps it one frame longer
+            max_lost=int(p.frame_rate / 30.0 * p.track_buffer) - 1, embedding_momentum=p.embedding_momentum,
         )
         self.uses_embeddings = None
 

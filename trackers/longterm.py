@@ -4,20 +4,23 @@ Tracking via Dynamic Convolutions and MOT Philosophy", CVPR 2021, arXiv 2104.120
 The user gives the target's box in the first frame (:meth:`LongTermTracker.start`); in
 every later frame the model detects the top-k class-agnostic candidates conditioned on the
 target's template, with a re-id embedding each, and :meth:`LongTermTracker.update` picks
-the target among them, one of three ways (the rows of the paper's ablation):
+the target among them after NMS, one of the ways of the paper's Table 1 (Sec. 4.2):
 
-- ``"top1"``: the highest-scoring candidate;
-- ``"position"``: the best candidate after multiplying the scores by a Gaussian of the
-  distance to the last reported target (the usual position prior of one-shot trackers);
-- ``"reid"`` (DMTrack): every candidate is associated into tracklets by the JDE cascade
-  (re-id embedding + IoU + Kalman, :mod:`trackers.jde`), so that distractors get
-  tracklets of their own; the target is the tracklet carrying the first frame's identity,
-  reported absent while that tracklet is not seen (long-term metrics reward absence).
+- ``"top1"`` ("Top-1"): the highest-scoring candidate;
+- ``"position"`` ("PC", position constraint): among the 5 highest-scoring candidates,
+  the one closest to the last prediction (distance between box centres);
+- ``"reid"`` (DMTrack, Sec. 3.5): every candidate is associated into tracklets by the
+  JDE / FairMOT cascade (re-id embedding, IoU and Kalman filter, :mod:`trackers.jde`), so
+  that distractors get tracklets of their own; the target is the tracklet carrying the
+  first frame's identity, reported absent while that tracklet is not seen;
+
+and ours, ``"position_prior"``: the best candidate after multiplying the scores by a
+Gaussian of the distance to the last reported target (a soft position prior).
 
 From the paper: the top-k candidates, their NMS, the MOT-style association of all of them,
-the target as the tracklet with the first-frame identity. Ours, where the paper is silent:
-every constant of :class:`LongTermParams`, the position prior's form, and re-detection
-after the target's tracklet is lost (:meth:`LongTermTracker._redetect`).
+the target as the tracklet with the first-frame identity, PC's 5 candidates. Ours, where
+the paper is silent: the other constants of :class:`LongTermParams`, PC's distance, and
+re-detection after the target's tracklet is lost (:meth:`LongTermTracker._redetect`).
 """
 import dataclasses
 from dataclasses import dataclass
@@ -32,19 +35,20 @@ from .record import Detections, RecordError, Tracks
 from .registry import register_tracker
 
 TARGET_ID = 1  # the one track id the tracker reports
-SELECTIONS = ("top1", "position", "reid")
+SELECTIONS = ("top1", "position", "position_prior", "reid")
 
 
 @dataclass
 class LongTermParams(JDEParams):
     """JDE's association constants (used by ``"reid"``) and the selection's; the paper
-    gives no values: these are ours."""
+    gives only ``position_candidates``: the others are ours."""
 
-    selection: str = "reid"  # "top1" | "position" | "reid": the ablation's Top-1, position prior, re-id (DMTrack)
+    selection: str = "reid"  # "top1" | "position" | "position_prior" | "reid" (see the module docstring)
     nms_iou: float = 0.5  # candidates overlapping a higher-scored one by more IoU are dropped first
     min_score: float = 0.05  # candidates below are dropped after NMS (FCOS's inference threshold)
-    position_sigma: float = 1.0  # "position": std of the Gaussian on the centre distance, in target sizes sqrt(w h)
-    position_min_score: float = 0.3  # "position": raw score the chosen candidate needs to be reported (= det_threshold)
+    position_candidates: int = 5  # "position": PC chooses among this many top candidates (Sec. 4.2: 5)
+    position_sigma: float = 1.0  # "position_prior": std of the Gaussian on the centre distance, in sizes sqrt(w h)
+    position_min_score: float = 0.3  # "position_prior": raw score the choice needs to be reported (= det_threshold)
     # Candidates at least this confident are associated and start tracklets: lower than
     # FairMOT's 0.4 (a trained person detector), since a template-conditioned class-agnostic
     # detector scores a target whose appearance changed lower.
@@ -55,13 +59,18 @@ class LongTermParams(JDEParams):
     redetect_distance: float = 0.3
 
 
+def centre_distances(boxes: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """Distance from the centre of each (N, 4) xyxy box to the centre of ``box``."""
+    box = np.asarray(box, float)
+    return np.linalg.norm((boxes[:, :2] + boxes[:, 2:]) / 2 - (box[:2] + box[2:]) / 2, axis=1)
+
+
 def position_scores(boxes: np.ndarray, scores: np.ndarray, last_box: np.ndarray, sigma: float) -> np.ndarray:
     """``scores`` times exp(-d^2 / (2 sigma^2)), d the distance from each xyxy box's centre to
-    ``last_box``'s in units of its size sqrt(w h) (the "position" prior, ours)."""
+    ``last_box``'s in units of its size sqrt(w h) (the "position_prior" selection, ours)."""
     last = np.asarray(last_box, float)
     size = max(np.sqrt((last[2] - last[0]) * (last[3] - last[1])), 1e-6)
-    offsets = (boxes[:, :2] + boxes[:, 2:]) / 2 - (last[:2] + last[2:]) / 2
-    distance = np.linalg.norm(offsets, axis=1) / size
+    distance = centre_distances(boxes, last) / size
     return scores * np.exp(-distance ** 2 / (2 * sigma ** 2))
 
 
@@ -71,9 +80,9 @@ class LongTermTracker(Tracker):
     :meth:`update` with each later frame's candidates; returns 0 rows (target absent) or
     1 row: id ``TARGET_ID``, the box, the confidence, class 0.
 
-    Confidence: the chosen candidate's detector score ("top1", "position": the raw score,
-    not the penalised one, as the Gaussian is a prior for choosing, not evidence of
-    presence) or the target tracklet's score this frame ("reid").
+    Confidence: the chosen candidate's detector score ("top1", "position",
+    "position_prior": the raw score, not the penalised one, as the Gaussian is a prior for
+    choosing, not evidence of presence) or the target tracklet's score this frame ("reid").
     """
 
     Params = LongTermParams
@@ -118,7 +127,8 @@ class LongTermTracker(Tracker):
             raise RuntimeError("LongTermTracker.update: call start(box, embedding) with the first frame's target first")
         candidates = self._candidates(detections)
         self.frame += 1
-        select = {"top1": self._top1, "position": self._position, "reid": self._reid}[self.params.selection]
+        select = {"top1": self._top1, "position": self._position, "position_prior": self._position_prior,
+                  "reid": self._reid}[self.params.selection]
         return select(candidates)
 
     def _candidates(self, detections: Detections) -> Detections:
@@ -144,6 +154,15 @@ class LongTermTracker(Tracker):
         return self._report(candidates.boxes[0], candidates.scores[0]) if len(candidates) else Tracks.empty()
 
     def _position(self, candidates: Detections) -> Tracks:
+        """PC (Sec. 4.2): of the ``position_candidates`` best candidates, the one nearest the
+        last prediction, i.e. the last reported box (the previous frame's, unless it had none)."""
+        top = slice(0, self.params.position_candidates)  # the candidates come highest score first
+        if not len(candidates):
+            return Tracks.empty()
+        best = int(np.argmin(centre_distances(candidates.boxes[top], self.target_box)))
+        return self._report(candidates.boxes[best], candidates.scores[best])
+
+    def _position_prior(self, candidates: Detections) -> Tracks:
         p = self.params
         if not len(candidates):
             return Tracks.empty()

@@ -1,28 +1,32 @@
 """OUTrack's lost-object refinding (Liu et al., "Online multi-object tracking with
 unsupervised re-identification learning and occlusion estimation", Neurocomputing 2022,
-Sec. 3.4, Algorithm 1) on the JDE cascade.
+Sec. 3.2.2, Algorithm 1) on the JDE cascade.
 
 The model predicts occlusion centres: peaks of a heatmap at the centres of the overlaps
 between objects (``Detections.extras["occlusion_centers"]`` / ``["occlusion_scores"]``).
-After the JDE cascade of a frame, each lost track whose last match lies within the window
-is looked for behind the frame's detections (Algorithm 1, OUTrack):
+After the JDE cascade of a frame (Algorithm 1 steps 2-4: ASSIGN, updates, births), each
+lost track i is looked for behind the frame's detections (step 5):
 
-1. P = the track's Kalman-predicted box;
-2. candidates: the confident detections D of its class overlapping P, and the occlusion
-   centres c inside P;
-3. each pair (D, c) scores exp(-|c - o|^2 / (2 sigma^2)), o the centre of P n D and sigma
-   = r, the CenterNet Gaussian radius of P n D in input pixels (the authors' code;
-   ``occlusion_sigma="centernet"``: the heatmap target's (2r + 1) / 6);
-4. if the best score exceeds tau_o, the box is recovered from D and c with P's size
+1. only while w_i < tau_w, w_i the frames it has been lost and not refound since its last
+   match (line 17; a refound track keeps its w, line 22; one not refound counts one more,
+   line 25);
+2. P = its Kalman-predicted box; candidates: the confident detections D of its class
+   overlapping P, and the occlusion centres c inside P;
+3. each pair (D, c) scores G(O(P, D), c) = exp(-|c - o|^2 / (2 sigma^2)), o the centre of
+   P n D, "the aforementioned Gaussian kernel" of Eq. 10: sigma = (2r + 1) / 6, r the
+   CornerNet radius of P n D, in input pixels (``occlusion_sigma="radius"``: sigma = r,
+   the authors' code);
+4. if its best pair scores above tau_o, its box is recovered from D and c with P's size
    (Eq. 15-16) and the track is updated with it (Kalman update, TRACKED, reported in this
    frame with that score; its appearance template is kept: an occluded object shows none);
-5. otherwise it stays lost, and is removed after the buffer as in JDE.
+5. otherwise it stays lost with its predicted box, and is removed after JDE's buffer.
 
-An occluder may hide several tracks; an occlusion centre refinds one track at most
-(greedily, highest score first). A centre inside two of the frame's confident detections
+Our options, off by default: ``one_track_per_center`` lets an occlusion centre refind one
+track at most (greedily, highest score first; Algorithm 1 takes each track's best pair on
+its own); ``skip_seen_overlaps``: a centre inside two of the frame's confident detections
 marks the overlap of two objects that are both seen, not a hidden one, and refinds
-nothing (``skip_seen_overlaps``, ours: Algorithm 1 does not say; without it, a lost
-duplicate of a person standing in front of a car was "refound" at their overlap).
+nothing (without it, a lost duplicate of a person standing in front of a car can be
+"refound" at their overlap).
 """
 from dataclasses import dataclass
 from typing import Tuple
@@ -41,37 +45,37 @@ class OUTrackParams(JDEParams):
     """JDE's constants, plus those of Algorithm 1 (OUTrack)."""
 
     occlusion_threshold: float = 0.7  # tau_o: min Gaussian score of a (detection, centre) pair (paper)
-    refind_window: int = 30  # frames since its last match a lost track is searched, at 30 fps (our choice)
-    occlusion_score_threshold: float = 0.4  # min heatmap peak of an occlusion centre (FairMOT's det threshold)
+    refind_window: int = 30  # tau_w, at 30 fps (ours: the paper gives no value; JDE's buffer)
+    occlusion_score_threshold: float = 0.4  # min heatmap peak of an occlusion centre (ours: FairMOT's det threshold)
     occlusion_min_overlap: float = 0.7  # CenterNet's min_overlap sizing the Gaussian of step 3
-    # sigma of that Gaussian: "radius" (sigma = r, the authors' code) or "centernet"
-    # (sigma = (2r + 1) / 6, the heatmap target's; at stride 4 a 1-2 px error fails it)
-    occlusion_sigma: str = "radius"
-    # Centres inside two confident detections refind nothing (ours, see the module docstring).
-    skip_seen_overlaps: bool = True
+    # sigma of that Gaussian: "centernet" ((2r + 1) / 6, the heatmap target's, Eq. 10) or
+    # "radius" (sigma = r, the authors' code)
+    occlusion_sigma: str = "centernet"
+    one_track_per_center: bool = False  # ours, see the module docstring
+    skip_seen_overlaps: bool = False  # ours, see the module docstring
 
 
-def _recover_axis(p_lo: float, p_hi: float, d_lo: float, d_hi: float, c: float) -> Tuple[float, float]:
-    size = p_hi - p_lo
-    if p_lo + p_hi <= d_lo + d_hi:  # before the occluder: the overlap spans [d_lo, hi], c = (d_lo + hi) / 2
-        hi = 2 * c - d_lo
-        return hi - size, hi
-    lo = 2 * c - d_hi  # after it: the overlap spans [lo, d_hi], c = (lo + d_hi) / 2
-    return lo, lo + size
+def occluded_side(a1: float, a2: float, b1: float, b2: float, z: float) -> float:
+    """Eq. 16, OUTrack: F(a1, a2, b1, b2, z), the first side (left or top) of an object whose
+    predicted sides on the axis are a1 <= a2, hidden by an occluder with sides b1 <= b2,
+    their overlap centred at z."""
+    if a1 <= b1 and a2 <= b2:  # before the occluder: the overlap is [b1, a2]
+        return 2 * z - b1 - (a2 - a1)
+    if a1 > b1 and a2 <= b2:  # inside it: the overlap is [a1, a2]
+        return z - (a2 - a1) / 2
+    if a1 > b1 and a2 > b2:  # after it: the overlap is [a1, b2]
+        return 2 * z - b2
+    return a1  # spanning it: the overlap [b1, b2] does not place the object
 
 
 def recover_occluded_box(predicted, occluder, center) -> np.ndarray:
-    """The box of an object hidden by ``occluder`` (xyxy) whose overlap with it is centred
-    at ``center`` (x, y), with the width and height of the ``predicted`` box (xyxy).
-
-    Eq. 15 (x; object left or right of the occluder) and Eq. 16 (y; above or below), OUTrack:
-    the four cases are top-left, top-right, bottom-left and bottom-right, chosen by the
-    position of P's centre relative to D's.
-    """
+    """Eq. 15, OUTrack: the box of an object hidden by ``occluder`` (xyxy) whose overlap
+    with it is centred at ``center`` (x, y): its left and top sides from Eq. 16 on each
+    axis, its width and height those of its ``predicted`` box (xyxy)."""
     p, d, c = np.asarray(predicted, float), np.asarray(occluder, float), np.asarray(center, float)
-    x1, x2 = _recover_axis(p[0], p[2], d[0], d[2], c[0])  # Eq. 15, OUTrack
-    y1, y2 = _recover_axis(p[1], p[3], d[1], d[3], c[1])  # Eq. 16, OUTrack
-    return np.array([x1, y1, x2, y2])
+    x = occluded_side(p[0], p[2], d[0], d[2], c[0])
+    y = occluded_side(p[1], p[3], d[1], d[3], c[1])
+    return np.array([x, y, x + p[2] - p[0], y + p[3] - p[1]])
 
 
 SIGMA_RULES = ("radius", "centernet")
@@ -84,12 +88,12 @@ def points_in_boxes(points, boxes) -> np.ndarray:
 
 
 def occlusion_pair_score(predicted, occluders, centers, min_overlap: float = 0.7,
-                         sigma_rule: str = "radius") -> np.ndarray:
-    """(N, K) Gaussian scores of the pairs (``occluders[n]``, ``centers[k]``) for the
-    predicted box ``predicted`` (Algorithm 1 step 3, OUTrack): exp(-|c - o|^2 / (2 sigma^2)),
-    o the centre of P n D, r = ``gaussian_radius`` of P n D and sigma = r (``"radius"``,
-    the authors' code) or (2r + 1) / 6 (``"centernet"``, its ``draw_umich_gaussian``);
-    0 where D does not overlap P."""
+                         sigma_rule: str = "centernet") -> np.ndarray:
+    """(N, K) Gaussian scores G(O(P, D), c) of the pairs (``occluders[n]``, ``centers[k]``)
+    for the predicted box P = ``predicted`` (Algorithm 1 line 19, OUTrack): exp(-|c - o|^2
+    / (2 sigma^2)), o the centre of P n D, r = ``gaussian_radius`` of P n D and sigma =
+    (2r + 1) / 6 (``"centernet"``: Eq. 10's kernel as CenterNet draws it) or r
+    (``"radius"``, the authors' code); 0 where D does not overlap P."""
     if sigma_rule not in SIGMA_RULES:
         raise ValueError(f"occlusion_sigma must be one of {SIGMA_RULES}, got {sigma_rule!r}")
     p = np.asarray(predicted, float).reshape(4)
@@ -106,11 +110,13 @@ def occlusion_pair_score(predicted, occluders, centers, min_overlap: float = 0.7
 
 
 def assign_occlusion_centers(predicted, track_classes, occluders, occluder_classes, centers,
-                             threshold: float = 0.7, min_overlap: float = 0.7, sigma_rule: str = "radius"):
-    """Algorithm 1 steps 2-4 (OUTrack) for the lost tracks' ``predicted`` boxes (L, 4):
-    the (detection, centre) pairs of each track (detections of its class overlapping P,
-    centres inside P), kept if their score exceeds ``threshold``, assigned greedily from the
-    highest score: one pair per track, one track per centre (an occluder may serve several).
+                             threshold: float = 0.7, min_overlap: float = 0.7, sigma_rule: str = "centernet",
+                             one_track_per_center: bool = False):
+    """Algorithm 1 lines 19-20 (OUTrack) for the lost tracks' ``predicted`` boxes (L, 4):
+    the best (detection, centre) pair of each track (detections of its class overlapping P,
+    centres inside P) if it scores above ``threshold``; with ``one_track_per_center``
+    (ours), pairs are taken greedily from the highest score, one track per centre (an
+    occluder may serve several).
 
     Returns (track rows, occluder rows, centre rows, scores), each (M,)."""
     predicted, centers = np.asarray(predicted, float).reshape(-1, 4), np.asarray(centers, float).reshape(-1, 2)
@@ -127,7 +133,7 @@ def assign_occlusion_centers(predicted, track_classes, occluders, occluder_class
             candidates.append((score[n, k], t, same_class[n], inside[k]))
     found, used, rows = set(), set(), []
     for score, t, n, k in sorted(candidates, key=lambda row: -row[0]):
-        if t not in found and k not in used:
+        if t not in found and not (one_track_per_center and k in used):
             found.add(t)
             used.add(k)
             rows.append((t, n, k, score))
@@ -157,6 +163,14 @@ class OUTrackTracker(JDETracker):
 
     Params = OUTrackParams
 
+    def __init__(self, params=None):
+        super().__init__(params)
+        self.lost_frames = {}  # w of Algorithm 1: track id -> frames lost and not refound
+
+    def reset(self) -> None:
+        super().reset()
+        self.lost_frames = {}
+
     def update(self, detections: Detections) -> Tracks:
         centers, center_scores = _occlusion_centers(detections)  # checked before any state changes
         super().update(detections)
@@ -164,23 +178,26 @@ class OUTrackTracker(JDETracker):
         return self.pool.output(self.frame)
 
     def _refind(self, detections: Detections, centers: np.ndarray) -> None:
-        """Algorithm 1 (OUTrack) on the lost tracks last matched within the window."""
+        """Algorithm 1 step 5 (OUTrack) on the lost tracks."""
         p, pool = self.params, self.pool
-        window = int(p.frame_rate / 30.0 * p.refind_window)  # scaled like JDE's track_buffer
-        lost = np.flatnonzero((pool.states == TrackState.LOST) & (self.frame - pool.last_frame <= window))
-        if not len(lost) or not len(centers):
-            return
+        matched = set(pool.ids[pool.last_frame == self.frame].tolist())  # line 7: w <- 0
+        self.lost_frames = {i: w for i, w in self.lost_frames.items() if i in set(pool.ids.tolist()) - matched}
+        window = int(p.frame_rate / 30.0 * p.refind_window)  # tau_w, scaled like JDE's track_buffer
+        lost = np.flatnonzero(pool.states == TrackState.LOST)
+        lost = lost[[self.lost_frames.get(i, 0) < window for i in pool.ids[lost].tolist()]]  # line 17
         high = np.flatnonzero(detections.scores >= p.det_threshold)
         if p.skip_seen_overlaps:
             centers = centers[points_in_boxes(centers, detections.boxes[high]).sum(axis=1) < 2]
-        predicted = pool.boxes(lost)  # step 1: after this frame's Kalman predict, no update
+        predicted = pool.boxes(lost)  # after this frame's Kalman predict, no update
         tracks, occluders, used, scores = assign_occlusion_centers(
             predicted, pool.classes[lost], detections.boxes[high], detections.classes[high], centers,
-            p.occlusion_threshold, p.occlusion_min_overlap, p.occlusion_sigma,
+            p.occlusion_threshold, p.occlusion_min_overlap, p.occlusion_sigma, p.one_track_per_center,
         )
+        for i in np.delete(pool.ids[lost], tracks).tolist():  # line 25: not refound, w <- w + 1
+            self.lost_frames[i] = self.lost_frames.get(i, 0) + 1
         if not len(tracks):
             return
         boxes = np.stack([recover_occluded_box(predicted[t], detections.boxes[high[n]], centers[k])
-                          for t, n, k in zip(tracks, occluders, used)])
-        pool.observe(lost[tracks], boxes, scores, self.frame)
-        self._remove_duplicates()  # as JDE at the end of a frame; a no-op when nothing was refound
+                          for t, n, k in zip(tracks, occluders, used)])  # line 21, Eq. 15
+        pool.observe(lost[tracks], boxes, scores, self.frame)  # line 22: w kept
+        self._remove_duplicates()  # as JDE at the end of a frame

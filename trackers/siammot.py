@@ -5,27 +5,30 @@ Siamese tracker and returns, beside its detections, the propagated boxes and the
 visibility confidences v in ``Detections.extras`` (``track_ids``, ``track_boxes``,
 ``track_scores``). Per frame the solver:
 
-1. applies NMS to the detections and, separately, to the propagated boxes;
-2. continues a track whose propagated box survives NMS with v > alpha; the other live
-   tracks become dormant;
-3. suppresses the detections that overlap a continued track's box with IoU >= 0.5;
-4. (``resume_with_detections``, ours) resumes a dormant track whose propagated box or
-   last box overlaps a remaining detection of its class above beta with IoU >= 0.5,
-   with that detection's box (one-to-one, by the Hungarian algorithm on IoU);
-5. starts a track from each remaining detection scoring above beta;
-6. kills tracks dormant for more than tau frames.
+1. applies NMS to the propagated boxes, active tracks before dormant ones (the
+   authors' solver ranks them so), and, separately, to the detections;
+2. continues an active track whose box survives NMS with v > alpha, and resumes a
+   dormant one whose box survives with v > ``resume_threshold``; the other live tracks
+   are dormant;
+3. suppresses the detections that overlap any tracked instance (a box that survived
+   NMS in step 1, whatever its visibility) with IoU >= 0.5;
+4. starts a track from each remaining detection scoring above beta;
+5. kills a track whose visibility has been below alpha for tau consecutive frames.
 
-Step 4 is not in the paper: without it, an object whose Siamese visibility falls below
-alpha for one frame while the detector still sees it gets a new track (an identity
-switch), since only continued tracks suppress detections. The last box counts too as
-the propagated box may have drifted off the object (often why the visibility dipped).
+Two options of ours, off by default, act between steps 2 and 3:
 
-``correct_with_detections`` (ours) acts between steps 3 and 4: a continued track takes
-the box (and score) of the detection of its class above beta that overlaps its
-propagated or last box most, if their IoU is >= ``correct_iou`` (one-to-one, Hungarian);
-that detection starts no track. In the paper a track's box is always the propagated
-one, so a box that drifted off its object (IoU with the object's detection below 0.5)
-stays off it and lets the detection start a second track on the object.
+- ``correct_with_detections``: a continued track takes the box (and score) of the
+  detection of its class above beta that overlaps its propagated or last box most, if
+  their IoU is >= ``correct_iou`` (one-to-one, Hungarian); that detection starts no
+  track. In the paper a track's box is always the propagated one, so a box that drifted
+  off its object (IoU with the object's detection below 0.5) stays off it and lets the
+  detection start a second track on the object.
+- ``resume_with_detections``: a track not continued in step 2 whose propagated box or
+  last box overlaps a detection of its class above beta with IoU >= 0.5 goes on with
+  that detection's box (one-to-one, Hungarian). In the paper that detection is
+  suppressed and the track is not reported until its visibility passes the threshold
+  again. The last box counts too as the propagated box may have drifted off the object
+  (often why the visibility dipped).
 
 A dormant track keeps its last box (and, in the model, its last template), so the model
 can still find it; :meth:`SiamMOTSolver.live_tracks` lists what the model must propagate.
@@ -47,21 +50,28 @@ from .track_pool import TrackPool, TrackState
 
 @dataclass
 class SiamMOTParams:
-    """The solver's constants (the paper's defaults)."""
+    """The solver's constants (the paper's defaults, Sec. 3.4 and 4.2)."""
 
     continue_threshold: float = 0.4  # alpha: minimum visibility to continue a track
     start_threshold: float = 0.6  # beta: minimum detection score to start a track
-    max_dormant: int = 30  # tau: frames a dormant track is kept
-    suppress_iou: float = 0.5  # detections this close to a continued track are dropped
-    nms_threshold: float = 0.5  # NMS IoU, applied to detections and to track boxes
-    # NMS and suppression across classes: an overlap of two classes is then one object
-    # seen as both (off for scenes where objects of two classes share a box, e.g. riders).
+    # tau: a track below alpha for tau consecutive frames is killed (1: at once, Sec. 5)
+    max_dormant: int = 30
+    suppress_iou: float = 0.5  # detections this close to a tracked instance are dropped
+    # Minimum visibility to resume a dormant track (ours: the paper gives none; the
+    # authors' solver uses 0.4, alpha's value).
+    resume_threshold: float = 0.4
+    # NMS IoU, applied to detections and to track boxes (ours: the paper says "standard
+    # NMS"; the authors' solver uses 0.5).
+    nms_threshold: float = 0.5
+    # NMS and suppression across classes (ours): an overlap of two classes is then one
+    # object seen as both (off for scenes where objects of two classes share a box, e.g.
+    # riders).
     class_agnostic: bool = False
-    # Step 4 (ours, see the module docstring): detections resume the dormant tracks they overlap.
+    # Detections resume the tracks they overlap (ours, see the module docstring).
     resume_with_detections: bool = False
     # Continued tracks take the box of the detection they overlap most (ours, see the module docstring).
     correct_with_detections: bool = False
-    correct_iou: float = 0.3  # minimum IoU of a continued track with the detection it takes
+    correct_iou: float = 0.3  # minimum IoU of a continued track with the detection it takes (ours)
 
 
 @register_tracker("siammot")
@@ -72,7 +82,11 @@ class SiamMOTSolver(Tracker):
 
     def __init__(self, params=None):
         super().__init__(params)
-        self.pool = TrackPool(LastBox(), min_hits=1, max_lost=self.params.max_dormant)
+        if self.params.max_dormant < 1:
+            raise ValueError(f"SiamMOTParams.max_dormant (tau) must be >= 1 frame, got {self.params.max_dormant}")
+        # The pool removes a track more than max_lost frames after its last match: the
+        # tau-th consecutive frame below alpha is frame last + tau.
+        self.pool = TrackPool(LastBox(), min_hits=1, max_lost=self.params.max_dormant - 1)
 
     def reset(self) -> None:
         super().reset()
@@ -105,33 +119,46 @@ class SiamMOTSolver(Tracker):
         """The classes NMS keeps apart: all one when ``class_agnostic``."""
         return np.zeros_like(records.classes) if self.params.class_agnostic else records.classes
 
+    def _suppressed(self, dets: Detections, propagated: Detections, tracks: np.ndarray) -> np.ndarray:
+        """Mask of ``dets`` overlapping the propagated box of one of ``tracks`` (pool
+        rows) of their class (any class when ``class_agnostic``) with IoU >= ``suppress_iou``."""
+        overlap = iou_matrix(dets.boxes, propagated.boxes[tracks]) >= self.params.suppress_iou
+        if not self.params.class_agnostic:
+            overlap &= dets.classes[:, None] == propagated.classes[tracks][None, :]
+        return overlap.any(axis=1)
+
     def update(self, detections: Detections) -> Tracks:
         self.frame += 1
         p, pool = self.params, self.pool
         propagated = self._propagated(detections)
-        kept = nms(propagated.boxes, propagated.scores, self._nms_classes(propagated), p.nms_threshold)
-        continued = kept[propagated.scores[kept] > p.continue_threshold]
+        dormant = pool.states == TrackState.LOST
+        # Steps 1-2: active tracks outrank dormant ones in the NMS (v <= 1 < 2).
+        rank = propagated.scores + 2.0 * ~dormant
+        kept = nms(propagated.boxes, rank, self._nms_classes(propagated), p.nms_threshold)
+        threshold = np.where(dormant, p.resume_threshold, p.continue_threshold)
+        continued = kept[propagated.scores[kept] > threshold[kept]]
 
         dets = detections.select(nms(detections.boxes, detections.scores, self._nms_classes(detections), p.nms_threshold))
-        overlap = iou_matrix(dets.boxes, propagated.boxes[continued]) >= p.suppress_iou
-        if not p.class_agnostic:
-            overlap &= dets.classes[:, None] == propagated.classes[continued][None, :]
-        candidates = np.flatnonzero(~overlap.any(axis=1) & (dets.scores > p.start_threshold))
+        strong = np.flatnonzero(dets.scores > p.start_threshold)
+        candidates = strong[~self._suppressed(dets.select(strong), propagated, continued)]
         corrected, correction = np.zeros(0, np.int64), np.zeros(0, np.int64)
         if p.correct_with_detections:
-            strong = np.flatnonzero(dets.scores > p.start_threshold)
             corrected, correction, _ = self._take_detections(continued, propagated, dets, strong, p.correct_iou)
             candidates = np.setdiff1d(candidates, correction)
         steady = np.setdiff1d(continued, corrected)
         pool.match(steady, propagated, steady, self.frame)
         pool.match(corrected, dets, correction, self.frame)
-        dormant = np.setdiff1d(np.arange(len(pool)), continued)
-        pool.miss(dormant)
+        lapsed = np.setdiff1d(np.arange(len(pool)), continued)
+        pool.miss(lapsed)
+        resumed = np.zeros(0, np.int64)
         if p.resume_with_detections:
             resumed, resumption, candidates = self._take_detections(
-                dormant, propagated, dets, candidates, p.suppress_iou
+                lapsed, propagated, dets, candidates, p.suppress_iou
             )
             pool.match(resumed, dets, resumption, self.frame)
+        # Step 3: the tracked instances below their threshold suppress detections too.
+        others = np.setdiff1d(kept, np.concatenate([continued, resumed]))
+        candidates = candidates[~self._suppressed(dets.select(candidates), propagated, others)]
         pool.add(dets, candidates, self.frame)
         pool.prune(self.frame)
         return pool.output(self.frame)

@@ -39,8 +39,9 @@ class TrackPool:
         min_hits: matched frames (birth included) before a tentative track is confirmed.
         max_lost: frames a lost track waits to be matched again before it is removed.
         confirm_frames: tracks born in frames 1..confirm_frames start TRACKED.
-        embedding_momentum: the template update ``e <- m e + (1 - m) f`` of JDE (0.9);
-            None for trackers without appearance.
+        embedding_momentum: the template update ``e <- m e + (1 - m) f`` of JDE (0.9;
+            Eq. 11, CSTrack; unlike JDE's code, the template is not re-normalised: the
+            cosine metric reads only its direction); None for trackers without appearance.
     """
 
     def __init__(
@@ -105,8 +106,7 @@ class TrackPool:
         self.observe(tracks, detections.boxes[dets], detections.scores[dets], frame)
         if self.embedding_momentum is not None:
             m = self.embedding_momentum
-            smoothed = m * self.embeddings[tracks] + (1.0 - m) * _unit(detections.embeddings[dets])
-            self.embeddings[tracks] = _unit(smoothed)
+            self.embeddings[tracks] = m * self.embeddings[tracks] + (1.0 - m) * _unit(detections.embeddings[dets])
 
     def observe(self, tracks: np.ndarray, boxes: np.ndarray, scores: np.ndarray, frame: int) -> None:
         """Tracks ``tracks`` seen at xyxy ``boxes`` with ``scores`` in ``frame``; appearance

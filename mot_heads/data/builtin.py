@@ -11,7 +11,7 @@ from detectron2.data import DatasetCatalog
 from .crowdhuman import register_crowdhuman
 from .mot_challenge import MOT20_IGNORE_CLASSES, MOT_IGNORE_CLASSES, register_mot_folder
 from .person_search import register_cuhk_sysu, register_prw, register_synthetic_person_search
-from .sot import register_sot_folder, register_synthetic_sot
+from .sot import read_sequence_list, register_sot_folder, register_synthetic_sot
 from .synthetic import SPLITS, register_synthetic
 
 
@@ -46,6 +46,9 @@ _SYNTHETIC_CROPS = {"synth_train_reid": ("synth_train", 1, False), "synth_val_re
 # Single-object tracking: name -> (folder under the root, layout of data/sot.py).
 _SOT_DATASETS = {"lasot": ("LaSOT", "lasot"), "got10k_train": ("GOT-10k/train", "got10k"),
                  "got10k_val": ("GOT-10k/val", "got10k"), "got10k_test": ("GOT-10k/test", "got10k")}
+# LaSOT's protocol II (Fan et al., CVPR 2019): training and test sequences named by the
+# lists of its toolkit, put in the LaSOT folder; name -> list file.
+_LASOT_SPLITS = {"lasot_train": "training_set.txt", "lasot_test": "testing_set.txt"}
 
 
 def expected_location(name: str, root: str) -> str:
@@ -85,6 +88,10 @@ def register_all(root: str) -> None:
     for name, (folder, layout) in _SOT_DATASETS.items():
         if os.path.isdir(os.path.join(root, folder)) and name not in DatasetCatalog:
             register_sot_folder(name, os.path.join(root, folder), layout)
+    for name, list_file in _LASOT_SPLITS.items():
+        path = os.path.join(root, "LaSOT", list_file)
+        if os.path.isfile(path) and name not in DatasetCatalog:
+            register_sot_folder(name, os.path.dirname(path), "lasot", read_sequence_list(path))
     for prefix, (folder, register) in _PERSON_SEARCH_DATASETS.items():
         if os.path.isdir(os.path.join(root, folder)) and f"{prefix}_gallery" not in DatasetCatalog:
             register(os.path.join(root, folder), prefix)

@@ -1,4 +1,4 @@
-"""Training pairs (I^t, I^{t+delta}) of SiamMOT (Shuai et al., CVPR 2021, Sec. 5.2).
+"""Training pairs (I^t, I^{t+delta}) of SiamMOT (Shuai et al., CVPR 2021, Sec. 4.2).
 
 Two mappers of :data:`MAPPER_REGISTRY`, picked by ``cfg.INPUT.TRAIN_MAPPER``:
 
@@ -38,7 +38,7 @@ from .identities import IdentityIndex, pop_annotations, set_identity_instances, 
 logger = logging.getLogger(__name__)
 
 # Image pairs: a box with less than this fraction of its area left in the crop is
-# dropped from the second frame (not in the paper; it leaves out slivers at the border).
+# dropped from the second frame (ours, not in the paper: it leaves out slivers at the border).
 MIN_KEPT_FRACTION = 0.1
 
 
@@ -51,7 +51,7 @@ def crop_and_resize(image_size: Tuple[int, int], x0: int, y0: int, crop_w: int, 
 
 class RandomCropZoom(T.Augmentation):
     """Crop a random fraction in ``scale_range`` of each side at a random position and
-    rescale it back to the full size (image training, Sec. 5.2)."""
+    rescale it back to the full size (image training, Sec. 4.2)."""
 
     def __init__(self, scale_range: Tuple[float, float]):
         super().__init__()
@@ -91,7 +91,7 @@ class MotionBlurTransform(T.Transform):
 
 class RandomMotionBlur(T.Augmentation):
     """Linear motion blur of a random length in ``length_range`` (pixels; below 2 is no
-    blur) and a random direction (image training, Sec. 5.2)."""
+    blur) and a random direction (image training, Sec. 4.2)."""
 
     def __init__(self, length_range: Tuple[int, int]):
         super().__init__()
@@ -136,7 +136,7 @@ def _set_image_pair_identities(annotations: List[dict]) -> None:
 
 @MAPPER_REGISTRY.register()
 class ImagePairMapper(DatasetMapper):
-    """Image training pairs (Sec. 5.2): the second frame is the first one cropped,
+    """Image training pairs (Sec. 4.2): the second frame is the first one cropped,
     rescaled back and maybe motion-blurred; see the module docstring for the output.
 
     ``visibility`` defaults to 1 for annotations without one.
@@ -225,10 +225,10 @@ def _check_video_frame(dataset_name: str, record: dict) -> None:
     where = f"dataset '{dataset_name}': {record['file_name']} (video {record['video_id']})"
     missing = [k for k in ("frame_rate", "annotations") if k not in record]
     if missing:
-        raise ValueError(f"{where} lacks {missing}; video pairs (SiamMOT Sec. 5.2) need them")
+        raise ValueError(f"{where} lacks {missing}; video pairs (SiamMOT Sec. 4.2) need them")
     if any(a.get("track_id", -1) < 0 for a in record["annotations"] if a.get("iscrowd", 0) == 0):
         raise ValueError(f"{where}, frame {record['frame_idx']}: an annotation has no track_id (>= 0); "
-                         "video pairs (SiamMOT Sec. 5.2) need identities")
+                         "video pairs (SiamMOT Sec. 4.2) need identities")
 
 
 def index_videos(dataset_names: Sequence[str]) -> Tuple[DatasetFromList, Dict[str, Tuple[np.ndarray, int]]]:
@@ -262,7 +262,7 @@ def index_videos(dataset_names: Sequence[str]) -> Tuple[DatasetFromList, Dict[st
 
 @MAPPER_REGISTRY.register()
 class VideoPairMapper(ImagePairMapper):
-    """Video training pairs (Sec. 5.2): the second frame is drawn uniformly among the
+    """Video training pairs (Sec. 4.2): the second frame is drawn uniformly among the
     other frames of the same video at most ``round(max_seconds * frame_rate)`` frames
     away, or ``max_frames`` frames when that is > 0 (OUTrack's pairs: 20); a dict whose video offers none trains as an image pair (see the module
     docstring). The videos of ``dataset_names`` are indexed at construction."""

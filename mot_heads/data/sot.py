@@ -118,6 +118,13 @@ def read_sot_boxes(path: str, allow_confidence: bool = True) -> Tuple[np.ndarray
     return array[:, :4], (array[:, 4] if columns == 5 else None)
 
 
+def read_sequence_list(path: str) -> List[str]:
+    """The sequence names of a list file, one a line (GOT-10k's ``list.txt``, LaSOT's
+    ``training_set.txt`` and ``testing_set.txt``)."""
+    with open(path) as f:
+        return [line.strip() for line in f if line.strip()]
+
+
 def read_flags(path: str, length: int) -> np.ndarray:
     """(length,) bool of a 0/1 flag file: values separated by commas or whitespace, any
     number a line (LaSOT writes one line, GOT-10k one value a line)."""
@@ -213,8 +220,7 @@ def find_sot_sequences(root: str, layout: str = "generic", sequences: Optional[S
             for s in os.listdir(os.path.join(root, c)) if _has_gt(os.path.join(root, c, s))
         )
     elif layout == "got10k" and os.path.isfile(os.path.join(root, "list.txt")):
-        with open(os.path.join(root, "list.txt")) as f:
-            found = [os.path.join(root, line.strip()) for line in f if line.strip()]
+        found = [os.path.join(root, name) for name in read_sequence_list(os.path.join(root, "list.txt"))]
         missing = [d for d in found if not _has_gt(d)]
         if missing:
             raise SOTFormatError(f"{os.path.join(root, 'list.txt')}: names {missing[0]}, which has no {GT_FILE}")

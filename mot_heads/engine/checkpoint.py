@@ -14,11 +14,13 @@ class CheckedCheckpointer(DetectionCheckpointer):
     ``require_all``: every parameter and buffer of the model must be in the checkpoint
     with its shape (inference); otherwise at least one must be (training, where a
     backbone's ImageNet weights legitimately cover only part of the model).
+    ``weights_key``: the config key that named the file, for the error message.
     """
 
-    def __init__(self, model, save_dir: str = "", *, require_all: bool = False, **checkpointables):
+    def __init__(self, model, save_dir: str = "", *, require_all: bool = False, weights_key: str = "MODEL.WEIGHTS",
+                 **checkpointables):
         super().__init__(model, save_dir, **checkpointables)
-        self.require_all = require_all
+        self.require_all, self.weights_key = require_all, weights_key
         self._loading = ""
 
     def _load_file(self, filename: str):
@@ -33,6 +35,6 @@ class CheckedCheckpointer(DetectionCheckpointer):
             examples = ", ".join(sorted(absent)[:3])
             raise ValueError(
                 f"{self._loading}: weights of another architecture: {len(absent)} of the model's {len(expected)} "
-                f"parameters and buffers are missing or have another shape (e.g. {examples}); MODEL.WEIGHTS must "
-                "be a checkpoint of the model this config builds"
+                f"parameters and buffers are missing or have another shape (e.g. {examples}); {self.weights_key} "
+                "must be a checkpoint of the model this config builds"
             )

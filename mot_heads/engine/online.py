@@ -6,7 +6,7 @@ it gives the solver's live tracks (active and dormant) with their cached templat
 the model, which detects and propagates them; the solver turns detections and
 propagated boxes into tracks; the templates of the tracks seen in this frame are then
 refreshed from this frame's features. A dormant track keeps its last
-box and template (Sec. 4.2), so the model can find it again. ``SOTDriver`` tracks
+box and template (Sec. 3.4), so the model can find it again. ``SOTDriver`` tracks
 one target given by its first-frame box with DMTrack and the long-term tracker.
 """
 from typing import Dict, Optional, Sequence, Tuple

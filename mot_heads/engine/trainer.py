@@ -57,10 +57,13 @@ def teacher_query_embeddings(teacher, queries):
 def _person_search_evaluator(cfg, dataset_name: str, output_dir: str) -> PersonSearchEvaluator:
     """KDMOT's person search: queries through the distillation teacher
     (MODEL.ONE_SHOT.ID_LOSS.DISTILLATION), gallery scenes through the model."""
-    distillation = cfg.MODEL.ONE_SHOT.ID_LOSS.DISTILLATION
-    teacher = build_teacher(distillation.TEACHER_CONFIG, distillation.TEACHER_WEIGHTS, cfg.MODEL.DEVICE)
-    return PersonSearchEvaluator(dataset_name, query_embeddings=lambda queries: teacher_query_embeddings(
-        teacher, queries), output_dir=output_dir)
+    distillation, search = cfg.MODEL.ONE_SHOT.ID_LOSS.DISTILLATION, cfg.TEST.PERSON_SEARCH
+    teacher = build_teacher(distillation.TEACHER_CONFIG, distillation.TEACHER_WEIGHTS, cfg.MODEL.DEVICE,
+                            distillation.ALLOW_RANDOM_TEACHER)
+    return PersonSearchEvaluator(
+        dataset_name, query_embeddings=lambda queries: teacher_query_embeddings(teacher, queries),
+        det_thresh=search.DET_THRESH, iou_threshold=None if search.SIZE_AWARE_IOU else search.IOU_THRESHOLD,
+        output_dir=output_dir)
 
 
 _EVALUATORS = {
@@ -111,7 +114,7 @@ class MOTTrainer(DefaultTrainer):
 
     @classmethod
     def build_optimizer(cls, cfg, model):
-        """Detectron2's SGD, or Adam (FairMOT, CSTrack) with ``SOLVER.OPTIMIZER: "ADAM"``;
+        """Detectron2's SGD (CSTrack), or Adam (FairMOT) with ``SOLVER.OPTIMIZER: "ADAM"``;
         both take Detectron2's per-parameter settings and gradient clipping."""
         if cfg.SOLVER.OPTIMIZER == "SGD":
             return super().build_optimizer(cfg, model)

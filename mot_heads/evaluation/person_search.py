@@ -2,15 +2,15 @@
 
 The protocol of Xiao et al. (CVPR 2017), as their evaluation code computes it
 (``evaluate_search`` of person_search's ``psdb.py``; for PRW ``eval_search_prw`` of
-its successors, e.g. SeqNet):
+its successors, e.g. SeqNet), with KDMOT's IoU threshold (Sec. 4.3: 0.5):
 
 1. Gallery detections scoring below ``det_thresh`` (0.5) are dropped.
 2. Each detection of each image of a query's gallery gets the cosine similarity of its
    embedding to the query's (from a ReID teacher on the query crop, in KDMOT).
 3. In a gallery image that holds the query's identity, the most similar detection whose
-   IoU with that gt box (w x h) is at least min(0.5, w h / ((w + 10) (h + 10))) is the
-   one true positive (the rule lowers the threshold for small people; ``iou_threshold``
-   fixes it instead); every other detection is a false positive.
+   IoU with that gt box is at least ``iou_threshold`` (0.5) is the one true positive;
+   every other detection is a false positive. ``iou_threshold=None`` takes the reference
+   code's min(0.5, w h / ((w + 10) (h + 10))) for a w x h gt box, lower for small people.
 4. The AP of a query is the average precision of all its gallery detections ranked by
    similarity, times the recall rate: true positives / gallery images holding the
    identity (a person the detector missed lowers the AP). Top-k: whether a true
@@ -58,7 +58,7 @@ def rank_query(
     images: np.ndarray,
     boxes: np.ndarray,
     gt_boxes: Mapping[int, np.ndarray],
-    iou_threshold: Optional[float] = None,
+    iou_threshold: Optional[float] = 0.5,
 ) -> Tuple[float, np.ndarray]:
     """AP (times the recall rate) and top-1/5/10 hits (0 or 1) of one query.
 
@@ -66,7 +66,8 @@ def rank_query(
         distances: (N,) cosine distances of the query to its gallery detections.
         images: (N,) the gallery image of each detection; boxes: (N, 4) their xyxy boxes.
         gt_boxes: the xyxy box of the query's identity in each gallery image holding it.
-        iou_threshold: None for the size rule of :func:`search_iou_threshold`.
+        iou_threshold: IoU a true positive needs; None for the size rule of
+            :func:`search_iou_threshold`.
     """
     labels = np.zeros(len(distances), bool)
     for image, gt in gt_boxes.items():
@@ -108,7 +109,7 @@ def person_search_metrics(
     gallery: Sequence[dict],
     exclude_same_camera: bool = False,
     det_thresh: float = 0.5,
-    iou_threshold: Optional[float] = None,
+    iou_threshold: Optional[float] = 0.5,
 ) -> Dict[str, float]:
     """mAP and top-1/5/10 (fractions) of the person-search protocol (module docstring).
 
@@ -196,7 +197,7 @@ class PersonSearchEvaluator(DatasetEvaluator):
         query_embeddings: QueryEmbeddings = None,
         exclude_same_camera: bool = False,
         det_thresh: float = 0.5,
-        iou_threshold: Optional[float] = None,
+        iou_threshold: Optional[float] = 0.5,
         person_class: Optional[int] = 0,
         output_dir: Optional[str] = None,
     ):

@@ -192,7 +192,7 @@ def oxuva_counts(frames: FrameScores, iou_threshold: float = OXUVA_IOU) -> Dict[
 
 
 def max_geometric_mean(tpr: float, tnr: float) -> float:
-    """MaxGM: max over p in [0, 1] of sqrt(((1 - p) TPR) ((1 - p) TNR + p)).
+    """MaxGM (Eq. 10, DMTrack): max over p in [0, 1] of sqrt(((1 - p) TPR) ((1 - p) TNR + p)).
 
     With q = 1 - p the product is TPR (q - (1 - TNR) q^2), largest at q = 1 / (2 (1 - TNR))
     when that is <= 1 (TNR <= 0.5), else at q = 1.

@@ -1,4 +1,4 @@
-"""SiamMOT's training pairs (Sec. 5.2): video pairs within a time window, image pairs
+"""SiamMOT's training pairs (Sec. 4.2): video pairs within a time window, image pairs
 made by crop + rescale + motion blur, one Detectron2 augmentation for both frames."""
 
 import cv2

@@ -163,15 +163,19 @@ def test_builtin_registers_lasot_and_got10k_under_the_root(tmp_path):
     from mot_heads.data.builtin import register_all
 
     write_sot_sequence(tmp_path / "LaSOT" / "cat" / "cat-1", "1,1,5,5\n", frame_dir="img")
+    write_sot_sequence(tmp_path / "LaSOT" / "cat" / "cat-2", "2,2,5,5\n", frame_dir="img")
+    (tmp_path / "LaSOT" / "testing_set.txt").write_text("cat-2\n")  # protocol II's test list (toolkit)
     write_sot_sequence(tmp_path / "GOT-10k" / "val" / "GOT-10k_Val_000001", "1,1,5,5\n2,2,5,5\n")
     assert "lasot" not in DatasetCatalog and "got10k_val" not in DatasetCatalog
     register_all(str(tmp_path))
     try:
-        assert [d["sot_box"] for d in DatasetCatalog.get("lasot")] == [[1, 1, 5, 5]]
+        assert [d["sot_box"] for d in DatasetCatalog.get("lasot")] == [[1, 1, 5, 5], [2, 2, 5, 5]]
+        assert [d["video_id"] for d in DatasetCatalog.get("lasot_test")] == ["cat-2"]
+        assert "lasot_train" not in DatasetCatalog  # no training_set.txt
         assert len(DatasetCatalog.get("got10k_val")) == 2 and "got10k_train" not in DatasetCatalog
         assert MetadataCatalog.get("lasot").dataset_format == "sot"
     finally:
-        for name in ("lasot", "got10k_val"):
+        for name in ("lasot", "lasot_test", "got10k_val"):
             DatasetCatalog.remove(name)
             MetadataCatalog.remove(name)
 

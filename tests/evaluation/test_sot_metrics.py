@@ -1,4 +1,7 @@
-"""LaSOT OPE, VOT-LT and OxUvA metrics on hand-computed sequences."""
+"""LaSOT OPE, VOT-LT and OxUvA metrics on hand-computed sequences, and against the
+benchmarks' definitions transcribed here."""
+import math
+
 import numpy as np
 import pytest
 
@@ -187,3 +190,135 @@ def test_table_and_plot(tmp_path):
     path = tmp_path / "plots" / "success.png"
     plot_success({"ours": success_curve(compare_frames(GT, PRED)), "other": np.linspace(1, 0, 21)}, str(path))
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ---------------------------------------------------------------------------- the benchmarks' definitions
+
+def box_iou(a, b):
+    """IoU of two x, y, w, h boxes."""
+    width = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    height = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    return width * height / (a[2] * a[3] + b[2] * b[3] - width * height)
+
+
+def reference_frames(gt, pred, flags):
+    """Per frame: (visible, predicted, IoU, centre error, normalised centre error); a row of
+    NaN or a flagged frame is absent. Where either is absent: IoU 0, errors infinite."""
+    frames = []
+    for g, p, flagged in zip(gt, pred, flags):
+        visible, predicted = not (flagged or math.isnan(g[0])), not math.isnan(p[0])
+        if visible and predicted:
+            dx, dy = (p[0] + p[2] / 2) - (g[0] + g[2] / 2), (p[1] + p[3] / 2) - (g[1] + g[3] / 2)  # centres
+            frames.append((visible, predicted, box_iou(g, p), math.hypot(dx, dy), math.hypot(dx / g[2], dy / g[3])))
+        else:
+            frames.append((visible, predicted, 0.0, math.inf, math.inf))
+    return frames
+
+
+def lasot_ope(frames):
+    """LaSOT OPE (Fan et al., toolkit eval_tracker.m): success(t) = fraction of the frames
+    with IoU > t, t = 0:0.05:1, scored by its mean (AUC); precision(d) = fraction with a
+    centre error <= d px, d = 0:50, reported at 20; normalised precision likewise with d =
+    0:0.01:0.5, at 0.2 and its mean. Every frame counts in the denominator."""
+    n = len(frames)
+    success = [sum(f[2] > t / 20 for f in frames) / n for t in range(21)]
+    precision = [sum(f[3] <= d for f in frames) / n for d in range(51)]
+    normalised = [sum(f[4] <= d / 100 for f in frames) / n for d in range(51)]
+    return success, precision, normalised
+
+
+def vot_lt_pr_re(frames, confidences, threshold):
+    """Lukezic et al.: Pr(tau) = mean IoU over the frames whose prediction has a confidence
+    >= tau (IoU 0 where the target is absent); Re(tau) = their IoU summed over the frames
+    with the target visible / the number of those. Pr = 1 where no frame counts (the VOT
+    toolkit's convention)."""
+    counted = [f for f, c in zip(frames, confidences) if f[1] and c >= threshold]
+    precision = sum(f[2] for f in counted) / len(counted) if counted else 1.0
+    recall = sum(f[2] for f in counted if f[0]) / sum(f[0] for f in frames)
+    return precision, recall
+
+
+def max_gm(tpr, tnr, steps=100_000):
+    """Eq. 10, DMTrack (OxUvA): max over p in [0, 1] of sqrt(((1 - p) TPR)((1 - p) TNR + p))."""
+    return max(math.sqrt((1 - p) * tpr * ((1 - p) * tnr + p)) for p in (k / steps for k in range(steps + 1)))
+
+
+def random_sequence(seed, length=25):
+    """gt with absent rows (NaN) and flagged frames; predictions near the gt, some absent,
+    some where the target is absent, some exact (IoU 1 never succeeds at t = 1)."""
+    rng = np.random.default_rng(seed)
+    gt = np.column_stack([rng.uniform(0, 200, (length, 2)), rng.uniform(10, 60, (length, 2))])
+    pred = gt + rng.normal(0, [8, 8, 4, 4], (length, 4))
+    pred[:, 2:] = np.abs(pred[:, 2:]) + 1
+    pred[1] = gt[1]
+    gt[rng.random(length) < 0.2] = np.nan
+    gt[0] = [20, 30, 40, 50]  # the tracker starts from a visible target
+    pred[0] = gt[0]
+    pred[rng.random(length) < 0.2] = np.nan
+    flags = rng.random(length) < 0.1
+    flags[0] = False
+    return gt, pred, flags, rng.uniform(0, 1, length)
+
+
+def test_metrics_follow_the_benchmark_definitions():
+    sequences = {f"S{seed}": random_sequence(seed) for seed in range(3)}
+    frames = {name: compare_frames(gt, pred, gt_absent=flags, confidences=conf)
+              for name, (gt, pred, flags, conf) in sequences.items()}
+    metrics = evaluate_sot(frames)
+    reference = {name: reference_frames(gt.tolist(), pred.tolist(), flags)
+                 for name, (gt, pred, flags, _) in sequences.items()}
+    # every case is reached: gt absent and flagged, prediction absent, both, exact boxes
+    all_frames = [f for rows in reference.values() for f in rows]
+    assert {(f[0], f[1]) for f in all_frames} == {(True, True), (True, False), (False, True), (False, False)}
+    assert any(f[2] == pytest.approx(1.0) for f in all_frames)
+
+    ope = {name: lasot_ope(rows) for name, rows in reference.items()}
+    for name in [*sequences, "COMBINED"]:
+        curves = ope[name] if name in ope else [np.mean([ope[n][i] for n in sequences], axis=0) for i in range(3)]
+        success, precision, normalised = curves
+        got = metrics[name]
+        assert got["success_auc"] == pytest.approx(100 * np.mean(success)), name
+        assert got["precision_20px"] == pytest.approx(100 * precision[20]), name
+        assert got["norm_precision"] == pytest.approx(100 * normalised[20]), name
+        assert got["norm_precision_auc"] == pytest.approx(100 * np.mean(normalised)), name
+
+    # VOT-LT: Pr, Re at each threshold tau among the confidences of all predicted boxes
+    # (+inf: none counted); sequences combine by their mean Pr and Re; F = 2 Pr Re / (Pr + Re),
+    # reported where it is largest.
+    confidences = {name: seq[3] for name, seq in sequences.items()}
+    taus = [math.inf] + sorted({c for n in sequences for f, c in zip(reference[n], confidences[n]) if f[1]})
+    pr_re = {n: [vot_lt_pr_re(reference[n], confidences[n], tau) for tau in taus] for n in sequences}
+    pr_re["COMBINED"] = [tuple(np.mean([pr_re[n][k] for n in sequences], axis=0)) for k in range(len(taus))]
+    for name, curve in pr_re.items():
+        f_scores = [2 * p * r / (p + r) if p + r else 0.0 for p, r in curve]
+        best = int(np.argmax(f_scores))
+        got = metrics[name]
+        assert got["lt_fscore"] == pytest.approx(100 * f_scores[best]), name
+        assert (got["lt_precision"], got["lt_recall"]) == pytest.approx((100 * curve[best][0], 100 * curve[best][1]))
+
+    # OxUvA (Valmadre et al.): TPR = present frames predicted present with IoU >= 0.5 /
+    # present frames; TNR = absent frames predicted absent / absent frames; frames pooled
+    # over the sequences for the combined rates; MaxGM by Eq. 10.
+    def rates(rows):
+        present, absent = [f for f in rows if f[0]], [f for f in rows if not f[0]]
+        return (sum(f[1] and f[2] >= 0.5 for f in present) / len(present),
+                sum(not f[1] for f in absent) / len(absent))
+
+    for name, rows in [*reference.items(), ("COMBINED", all_frames)]:
+        tpr, tnr = rates(rows)
+        got = metrics[name]
+        assert (got["tpr"], got["tnr"]) == pytest.approx((100 * tpr, 100 * tnr)), name
+        assert got["maxgm"] == pytest.approx(100 * max_gm(tpr, tnr), abs=1e-6), name
+
+
+def test_boundaries_of_the_definitions():
+    # LaSOT: IoU > t (strict), error <= d (inclusive); OxUvA: IoU >= 0.5 (inclusive).
+    gt = [[0, 0, 10, 10]] * 3
+    pred = [[0, 0, 10, 5], [20, 0, 10, 10], [0, 0, 10, 10]]  # IoU 0.5; centre error 20 px; exact
+    frames = compare_frames(gt, pred)
+    reference = reference_frames(gt, pred, [False] * 3)
+    success, precision, _ = lasot_ope(reference)
+    np.testing.assert_allclose(success_curve(frames), success)
+    np.testing.assert_allclose(precision_curve(frames), precision)
+    assert success[10] == pytest.approx(1 / 3) and precision[20] == pytest.approx(1.0)  # t = 0.5, d = 20
+    assert oxuva_counts(frames)["TP"] == 2

@@ -1,74 +1,134 @@
-"""CSTrack's REN (Eq. 2-4 by hand, maps, residual, lambda) and SAAN (shapes, attention maps by hand)."""
+"""CSTrack's REN (Sec. III-B, Eq. 2-4) and SAAN (Sec. III-C), each checked against a plain
+numpy transcription of the paper's text on random inputs."""
+import math
+
+import numpy as np
 import pytest
 import torch
+from detectron2.config import get_cfg
+from torch import nn
 
+from mot_heads import add_mot_config
 from mot_heads.modeling.one_shot.ren import RelationEnhancement, TaskDecoupler, reciprocal_relation_maps
 from mot_heads.modeling.one_shot.saan import ChannelAttention, ScaleAwareAttention, SpatialAttention
 
-
-def close(maps, rows):
-    """The first map of a batch against hand-computed rows, to 4 decimals."""
-    return torch.allclose(maps[0], torch.tensor(rows), atol=1e-4)
+PAPER_CONFIG = "configs/CSTrack/cstrack_DLA34.yaml"
 
 
-def test_relation_maps_by_hand():
-    t1 = torch.tensor([[[1.0, 0.0], [0.0, 2.0]]])  # C = 2 channels, N' = 2 cells
-    t2 = torch.tensor([[[2.0, 0.0], [1.0, 1.0]]])
-    maps = reciprocal_relation_maps(t1, t2, torch.tensor(0.25), torch.tensor(0.75))
-    # softmax([1, 0]) = [0.7311, 0.2689], softmax([0, 2]) = [0.1192, 0.8808], softmax([0, 4]) = [0.0180, 0.9820]
-    # Eq. 2: T1 T1^T = [[1, 0], [0, 4]], T2 T2^T = [[4, 2], [2, 2]]
-    assert close(maps.w_t1, [[0.7311, 0.2689], [0.0180, 0.9820]])
-    assert close(maps.w_t2, [[0.8808, 0.1192], [0.5, 0.5]])
-    # Eq. 3: T1 T2^T = [[2, 1], [0, 2]], T2 T1^T = [[2, 0], [1, 2]]
-    assert close(maps.w_s1, [[0.7311, 0.2689], [0.1192, 0.8808]])
-    assert close(maps.w_s2, [[0.8808, 0.1192], [0.2689, 0.7311]])
-    # Eq. 4: W1 = 0.25 W_T1 + 0.75 W_S1, W2 = 0.75 W_T2 + 0.25 W_S2
-    # row 2 of W1: 0.25 * [0.0180, 0.9820] + 0.75 * [0.1192, 0.8808] = [0.0939, 0.9061]
-    # row 2 of W2: 0.75 * [0.5, 0.5] + 0.25 * [0.2689, 0.7311] = [0.4422, 0.5578]
-    assert close(maps.w1, [[0.7311, 0.2689], [0.0939, 0.9061]])
-    assert close(maps.w2, [[0.8808, 0.1192], [0.4422, 0.5578]])
+def paper_cfg():
+    cfg = add_mot_config(get_cfg())
+    cfg.merge_from_file(PAPER_CONFIG)
+    return cfg
+
+
+def numpy_of(tensor):
+    return tensor.detach().double().numpy()
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def conv2d(x, weight, bias=None):
+    """Zero-padded 'same' convolution of x (C_in, H, W) with weight (C_out, C_in, k, k)."""
+    c_out, _, k, _ = weight.shape
+    pad = k // 2
+    padded = np.pad(x, ((0, 0), (pad, pad), (pad, pad)))
+    height, width = x.shape[1:]
+    out = np.zeros((c_out, height, width))
+    for o in range(c_out):
+        for y in range(height):
+            for x_ in range(width):
+                out[o, y, x_] = (padded[:, y:y + k, x_:x_ + k] * weight[o]).sum()
+        if bias is not None:
+            out[o] += bias[o]
+    return out
+
+
+# --- REN, Sec. III-B -------------------------------------------------------------------
+
+
+def relation_map(rows_a, rows_b):
+    """w^{ij} = exp(m_a^i . m_b^j) / sum_j' exp(m_a^i . m_b^j') (Eq. 2 with a = b, Eq. 3 with a != b)."""
+    channels = len(rows_a)
+    w = np.zeros((channels, channels))
+    for i in range(channels):
+        denominator = sum(math.exp(rows_a[i] @ rows_b[j]) for j in range(channels))
+        for j in range(channels):
+            w[i, j] = math.exp(rows_a[i] @ rows_b[j]) / denominator
+    return w
+
+
+def test_relation_maps_are_eq_2_to_4():
+    gen = torch.Generator().manual_seed(0)
+    t1, t2 = torch.randn(2, 1, 5, 7, generator=gen, dtype=torch.float64)  # C = 5 channels, N' = 7
+    lambda1, lambda2 = 0.3, 0.8
+    maps = reciprocal_relation_maps(t1, t2, torch.tensor(lambda1, dtype=torch.float64),
+                                    torch.tensor(lambda2, dtype=torch.float64))
+    m1, m2 = numpy_of(t1[0]), numpy_of(t2[0])
+    w_t1, w_t2 = relation_map(m1, m1), relation_map(m2, m2)  # Eq. 2, k = 1, 2
+    w_s1, w_s2 = relation_map(m1, m2), relation_map(m2, m1)  # Eq. 3, (k, h) = (1, 2), (2, 1)
+    expected = {
+        "w_t1": w_t1, "w_t2": w_t2, "w_s1": w_s1, "w_s2": w_s2,
+        "w1": lambda1 * w_t1 + (1 - lambda1) * w_s1,  # Eq. 4, k = 1
+        "w2": lambda2 * w_t2 + (1 - lambda2) * w_s2,  # Eq. 4, k = 2
+    }
+    for name, w in expected.items():
+        np.testing.assert_allclose(numpy_of(getattr(maps, name)[0]), w, rtol=1e-10, err_msg=name)
+
+
+def test_ren_forward_is_sec_3b():
+    """F' = AvgPool(F) on (H', W') = (6, 10) (Sec. IV-A); the relation maps of Eq. 2-4; a 1x1
+    convolution of F re-weighted by W_k and added back to F: F_Tk = F + W_k conv1x1(F).
+
+    The paper gives M1, M2 only as "different convolution layers" (ours: the authors'
+    3x3 conv + InstanceNorm + LeakyReLU); they are set to the identity here so that the
+    rest is the paper's text alone.
+    """
+    torch.manual_seed(0)
+    channels, height, width = 3, 12, 20  # twice the pooled grid: each pooled cell is a 2 x 2 mean
+    ren = RelationEnhancement(channels).double()
+    ren.m1, ren.m2 = nn.Identity(), nn.Identity()
+    with torch.no_grad():
+        ren.lambda1.fill_(0.25)
+        ren.lambda2.fill_(0.6)
+        ren.value.weight.copy_(torch.randn(channels, channels, 1, 1))
+        ren.value.bias.copy_(torch.randn(channels))
+    features = torch.randn(1, channels, height, width, dtype=torch.float64)
+    det, ids = ren(features)
+
+    f = numpy_of(features[0])
+    pooled = f.reshape(channels, 6, 2, 10, 2).mean(axis=(2, 4)).reshape(channels, 60)  # F', C x N'
+    w_t, w_s = relation_map(pooled, pooled), relation_map(pooled, pooled)  # M1 = M2 = F' here
+    weight, bias = numpy_of(ren.value.weight)[:, :, 0, 0], numpy_of(ren.value.bias)
+    values = weight @ f.reshape(channels, -1) + bias[:, None]  # 1x1 conv of F, C x N
+    for out, lam in ((det, 0.25), (ids, 0.6)):
+        w = lam * w_t + (1 - lam) * w_s  # Eq. 4
+        expected = f + (w @ values).reshape(channels, height, width)  # residual (Sec. III-B)
+        np.testing.assert_allclose(numpy_of(out[0]), expected, rtol=1e-9, atol=1e-12)
+
+
+def test_ren_constants_of_the_paper():
+    """Sec. IV-A: "(H', W') = (6, 10)" and "lambda_1/2 = 0.5" at initialisation."""
+    cfg = paper_cfg()
+    ren_cfg = cfg.MODEL.ONE_SHOT.REN
+    assert ren_cfg.ENABLED and tuple(ren_cfg.POOLED_SIZE) == (6, 10) and ren_cfg.LAMBDA_INIT == 0.5
+    ren = RelationEnhancement(4, tuple(ren_cfg.POOLED_SIZE), ren_cfg.LAMBDA_INIT)
+    assert ren.pool.output_size == (6, 10)
+    assert ren.lambda1.item() == 0.5 and ren.lambda2.item() == 0.5
+    assert ren.lambda1.requires_grad and ren.lambda2.requires_grad  # "a trainable parameter"
 
 
 @pytest.mark.parametrize("size", [(24, 40), (5, 7)])  # larger and smaller than the 6 x 10 pooled grid
-def test_ren_maps_are_row_stochastic_and_outputs_keep_shape(size):
+def test_ren_keeps_the_shape_of_any_level(size):
     torch.manual_seed(0)
     ren = RelationEnhancement(8)
     features = torch.randn(2, 8, *size)
-    maps = ren.relation_maps(features)
-    for name, w in maps._asdict().items():
+    for name, w in ren.relation_maps(features)._asdict().items():
         assert w.shape == (2, 8, 8), name
-        assert (w >= 0).all(), name
-        assert torch.allclose(w.sum(dim=-1), torch.ones(2, 8), atol=1e-6), name
     det, ids = ren(features)
     assert det.shape == features.shape and ids.shape == features.shape
     assert not torch.allclose(det, ids)  # two different task-specific features
-
-
-def test_ren_residual_at_initialisation():
-    """The 1x1 projection starts as the identity: F_Ti = F + W_i F, as the authors' code."""
-    torch.manual_seed(0)
-    ren = RelationEnhancement(4)
-    features = torch.randn(2, 4, 6, 9)
-    maps = ren.relation_maps(features)
-    det, ids = ren(features)
-    flat = features.flatten(2)
-    assert torch.allclose(det, features + (maps.w1 @ flat).view_as(features), atol=1e-6)
-    assert torch.allclose(ids, features + (maps.w2 @ flat).view_as(features), atol=1e-6)
-
-
-def test_lambda_init_and_its_extremes():
-    ren = RelationEnhancement(6, lambda_init=0.5)
-    assert ren.lambda1.item() == 0.5 and ren.lambda2.item() == 0.5
-    features = torch.randn(1, 6, 12, 20)
-    with torch.no_grad():
-        ren.lambda1.fill_(1.0)
-        ren.lambda2.fill_(1.0)
-        maps = ren.relation_maps(features)
-        assert torch.equal(maps.w1, maps.w_t1) and torch.equal(maps.w2, maps.w_t2)  # self-relation alone
-        ren.lambda1.fill_(0.0)
-        ren.lambda2.fill_(0.0)
-        maps = ren.relation_maps(features)
-        assert torch.equal(maps.w1, maps.w_s1) and torch.equal(maps.w2, maps.w_s2)  # cross-relation alone
 
 
 def test_gradients_reach_both_lambdas_and_every_parameter():
@@ -95,33 +155,103 @@ def test_task_decoupler_per_level():
         decoupler({"p3": levels["p3"], "p4": levels["p4"]})
 
 
-def test_spatial_attention_by_hand():
-    attention = SpatialAttention()
-    with torch.no_grad():
-        attention.conv.weight.zero_()
-        attention.conv.weight[0, 0, 3, 3] = 1.0  # + the channel mean
-        attention.conv.weight[0, 1, 3, 3] = -0.5  # - half the channel max
-    x = torch.tensor([[[[1.0, 4.0]], [[3.0, 0.0]]]])  # 2 channels, 1 x 2 locations
-    # location 0: mean 2, max 3: sigmoid(2 - 1.5) = 0.6225; location 1: mean 2, max 4: sigmoid(0) = 0.5
-    a = attention(x)
-    assert a.shape == (1, 1, 1, 2)
-    assert a[0, 0, 0].tolist() == pytest.approx([0.6225, 0.5], abs=1e-4)
+# --- SAAN, Sec. III-C ------------------------------------------------------------------
 
 
-def test_channel_attention_by_hand():
-    attention = ChannelAttention(3)
+def spatial_attention(x, weight):
+    """SAM: "avg-pooling and max-pooling on channel dimension ... concatenated and processed
+    by a 7 x 7 convolutional layer and a Sigmoid layer"."""
+    pooled = np.stack([x.mean(axis=0), x.max(axis=0)])
+    return sigmoid(conv2d(pooled, weight))[0]
+
+
+def shared_network(v, attention):
+    """CAM's "shared network consisting of a 1D convolutional layer and a fully-connected
+    layer", with (ours, the authors' code) LayerNorm and LeakyReLU(0.3) between them."""
+    conv_weight = numpy_of(attention.conv.weight)[0, 0]
+    kernel = len(conv_weight)
+    padded = np.pad(v, kernel // 2)
+    mixed = np.array([padded[i:i + kernel] @ conv_weight for i in range(len(v))])
+    normed = (mixed - mixed.mean()) / np.sqrt(mixed.var() + 1e-5)
+    normed = normed * numpy_of(attention.norm.weight) + numpy_of(attention.norm.bias)
+    return numpy_of(attention.fc.weight) @ np.where(normed > 0, normed, 0.3 * normed)
+
+
+def channel_attention(x, attention):
+    """CAM: global avg- and max-pooling, the shared network on each, "fused by element-wise
+    addition and normalized by a Sigmoid layer"; one weight per channel (ours: "an attention
+    map with only one channel" read as the C x 1 x 1 map of CBAM and the authors' code)."""
+    avg, peak = x.mean(axis=(1, 2)), x.max(axis=(1, 2))
+    return sigmoid(shared_network(avg, attention) + shared_network(peak, attention))
+
+
+def test_spatial_attention_is_sec_3c():
+    torch.manual_seed(0)
+    attention = SpatialAttention().double()
     with torch.no_grad():
-        attention.conv.weight.copy_(torch.tensor([[[0.0, 1.0, 0.5]]]))  # v_i + 0.5 v_{i+1}, zero padded
-        attention.fc.weight.copy_(torch.eye(3))
-    x = torch.tensor([[[[1.0, 3.0]], [[2.0, 2.0]], [[0.0, 8.0]]]])  # 3 channels, 1 x 2 locations
-    # average [2, 2, 4] -> conv [3, 4, 4] -> LayerNorm (mean 11/3, var 2/9) [-1.4142, 0.7071, 0.7071]
-    #   -> LeakyReLU(0.3) [-0.4243, 0.7071, 0.7071]
-    # maximum [3, 2, 8] -> conv [4, 6, 8] -> LayerNorm (mean 6, var 8/3) [-1.2247, 0, 1.2247]
-    #   -> LeakyReLU(0.3) [-0.3674, 0, 1.2247]
-    # sigmoid of the sum [-0.7917, 0.7071, 1.9318] = [0.3118, 0.6698, 0.8735]
-    a = attention(x)
-    assert a.shape == (1, 3, 1, 1)
-    assert a.flatten().tolist() == pytest.approx([0.3118, 0.6698, 0.8735], abs=1e-4)
+        attention.conv.weight.normal_()
+    x = torch.randn(1, 4, 5, 6, dtype=torch.float64)
+    np.testing.assert_allclose(numpy_of(attention(x)[0, 0]),
+                               spatial_attention(numpy_of(x[0]), numpy_of(attention.conv.weight)), rtol=1e-10)
+
+
+def test_channel_attention_is_sec_3c():
+    torch.manual_seed(0)
+    attention = ChannelAttention(6).double()
+    with torch.no_grad():
+        for p in attention.parameters():
+            p.normal_()
+    x = torch.randn(1, 6, 3, 4, dtype=torch.float64)
+    expected = channel_attention(numpy_of(x[0]), attention)
+    np.testing.assert_allclose(numpy_of(attention(x)).reshape(-1), expected, rtol=1e-9)
+
+
+def test_saan_forward_is_sec_3c():
+    """Per level a 3x3 conv (ours: ReLU after it, no norm here), a spatial map applied with a
+    residual (X + X * A_s); the levels concatenated; a channel map applied likewise; "a 3 x 3
+    convolution layer to map features to 512 channels" (embed_dim here). Levels already at
+    stride 8, so that no resize enters (the resize order is the next test's)."""
+    torch.manual_seed(0)
+    saan = ScaleAwareAttention({"p3": 2, "p4": 3, "p5": 2}, embed_dim=4, mid_channels=3, norm="").double()
+    with torch.no_grad():
+        for p in saan.parameters():
+            p.normal_(std=0.5)
+    levels = {name: torch.randn(1, c, 4, 5, dtype=torch.float64) for name, c in (("p3", 2), ("p4", 3), ("p5", 2))}
+    out = saan(levels)
+
+    aligned = []
+    for name, x in levels.items():
+        conv = saan.level_convs[name]
+        encoded = np.maximum(conv2d(numpy_of(x[0]), numpy_of(conv.weight), numpy_of(conv.bias)), 0)
+        a_s = spatial_attention(encoded, numpy_of(saan.spatial[name].conv.weight))
+        aligned.append(encoded + encoded * a_s)
+    fused = np.concatenate(aligned)
+    a_c = channel_attention(fused, saan.channel)
+    fused = fused + fused * a_c[:, None, None]
+    expected = conv2d(fused, numpy_of(saan.embed.weight), numpy_of(saan.embed.bias))
+    np.testing.assert_allclose(numpy_of(out[0]), expected, rtol=1e-8, atol=1e-10)
+
+
+def test_saan_upsamples_to_stride_8_before_the_3x3_conv():
+    """Sec. III-C: "the features from the scale of 1/16 and 1/32 ... are upsampled to 1/8
+    firstly. Then, a 3 x 3 convolutional layers are followed to encode the upsampled feature
+    maps": every level's 3x3 conv sees the stride-8 grid (the stride-8 level has one too, as
+    in Fig. 4)."""
+    saan = ScaleAwareAttention({"p3": 8, "p4": 12, "p5": 16}, embed_dim=32, mid_channels=16)
+    seen = {}
+    for name, conv in saan.level_convs.items():
+        conv.register_forward_hook(lambda module, inputs, output, name=name: seen.update({name: inputs[0].shape[-2:]}))
+    saan(make_levels([(19, 34), (10, 17), (5, 9)]))
+    assert seen == {name: (19, 34) for name in ("p3", "p4", "p5")}, f"3x3 conv input sizes {seen}"
+
+
+def test_saan_embedding_is_512_d_in_the_paper_config():
+    """Sec. III-C: "a 3 x 3 convolution layer to map features to 512 channels"."""
+    cfg = paper_cfg()
+    assert cfg.MODEL.ONE_SHOT.SAAN.ENABLED and cfg.MODEL.ONE_SHOT.EMBED_DIM == 512
+    saan = ScaleAwareAttention({"p3": 64, "p4": 128, "p5": 256}, cfg.MODEL.ONE_SHOT.EMBED_DIM)
+    assert saan.embed.out_channels == 512 and saan.embed.kernel_size == (3, 3)
+    assert saan(make_levels([(19, 34), (10, 17), (5, 9)], (64, 128, 256), batch=1)).shape == (1, 512, 19, 34)
 
 
 def make_levels(sizes, channels=(8, 12, 16), batch=2, requires_grad=False):
@@ -137,13 +267,7 @@ def make_levels(sizes, channels=(8, 12, 16), batch=2, requires_grad=False):
 def test_saan_output_at_stride_8(sizes):
     torch.manual_seed(0)
     saan = ScaleAwareAttention({"p3": 8, "p4": 12, "p5": 16}, embed_dim=32, mid_channels=16)
-    out = saan(make_levels(sizes))
-    assert out.shape == (2, 32, *sizes[0])
-
-
-def test_saan_paper_dimensions():
-    saan = ScaleAwareAttention({"p3": 64, "p4": 128, "p5": 256})  # 512-d embedding, 256 channels a level
-    assert saan(make_levels([(19, 34), (10, 17), (5, 9)], (64, 128, 256), batch=2)).shape == (2, 512, 19, 34)
+    assert saan(make_levels(sizes)).shape == (2, 32, *sizes[0])
 
 
 def test_saan_attention_maps():
@@ -152,10 +276,8 @@ def test_saan_attention_maps():
     spatial, channel = saan.attention_maps(make_levels([(19, 34), (10, 17), (5, 9)]))
     assert list(spatial) == ["p3", "p4", "p5"]
     for name, a in spatial.items():
-        assert a.shape == (2, 1, 19, 34), name
-        assert ((a > 0) & (a < 1)).all(), name
+        assert a.shape == (2, 1, 19, 34), name  # one map per resolution ("learned individually")
     assert channel.shape == (2, 48, 1, 1)
-    assert ((channel > 0) & (channel < 1)).all()
 
 
 def test_saan_gradients_reach_every_level_and_parameter():

@@ -1,4 +1,4 @@
-"""DMTrack's dynamic convolutions: Eq. 3 by hand, batched d-convs against a loop, the
+"""DMTrack's dynamic convolutions: Eq. 2-3 by their formulas, batched d-convs against a loop, the
 integration places of Fig. 5, template-dependent kernels and gradients to the controllers."""
 import pytest
 import torch
@@ -12,15 +12,23 @@ from mot_heads.modeling.dmtrack import (
 C, C_R = 32, 8  # tower and reduced widths of the small test models (the paper's: 256, 32)
 
 
-def test_parameter_count_by_hand():
-    assert dynamic_parameter_count(256) == 256 * 256 + 256 == 65792  # Eq. 3: C^2 weights + C biases
-    assert dynamic_parameter_count(32) == 1024 + 32 == 1056
-    assert dynamic_parameter_count(4, layers=3) == 3 * (16 + 4) == 60
+def parameter_number(c_in, k_w, k_h, c_out):
+    """Eq. 3, DMTrack: PN(conv) = (C^u x K_w^u x K_h^u + 1) x C^{u+1}, weights and biases."""
+    return (c_in * k_w * k_h + 1) * c_out
+
+
+def test_parameter_count_follows_eq3_for_1x1_convs():
+    # "we simply generate 1 x 1 convolutions" (Sec. 4.1), as many channels out as in
+    for channels in (256, 32, 4):
+        assert dynamic_parameter_count(channels) == parameter_number(channels, 1, 1, channels)
+    assert dynamic_parameter_count(4, layers=3) == 3 * parameter_number(4, 1, 1, 4)
     assert dynamic_parameter_count(4, layers=0) == 0
-    # the paper's k = 4 controllers for "1+6" on both towers: 2 x (65792 + 1056)
+    # Eq. 2: C^g = sum_u PN(conv_cls^u) + sum_v PN(conv_reg^v); the paper's k = 4
+    # controllers serve "1+6" of both heads (256 channels at place 1, 32 at place 6)
     controller = TemplateController()
     assert controller.layer_channels == (256, 32, 256, 32)
-    assert sum(c.out_channels for c in controller.controllers) == 133696
+    c_g = sum(parameter_number(c, 1, 1, c) for c in (256, 32)) + sum(parameter_number(c, 1, 1, c) for c in (256, 32))
+    assert sum(c.out_channels for c in controller.controllers) == c_g
     for bad in [(0, 1), (-3, 1), (4, -1)]:
         with pytest.raises(ValueError, match="channels"):
             dynamic_parameter_count(*bad)

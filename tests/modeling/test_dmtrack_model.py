@@ -1,5 +1,7 @@
 """DMTrack's meta-architecture: query/target pairing, losses reaching every part, the
 template's effect on detection, candidates in frame pixels; its online SOT driver."""
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -188,3 +190,116 @@ def test_sot_driver_needs_the_longterm_tracker_and_a_start():
         driver.step(_frame(1))
     tracks = driver.start(_frame(1), np.array([10.0, 10.0, 50.0, 70.0]))
     assert tracks.track_ids.tolist() == [1]
+
+
+# ---------------------------------------------------------------------------- the paper's rules
+
+def test_paper_config_has_the_stated_constants():
+    cfg = add_mot_config(get_cfg())
+    cfg.merge_from_file("configs/DMTrack/dmtrack_DLA34.yaml")
+    # Sec. 4.2: "The image size for inference is set to 735 x 512".
+    assert (cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MAX_SIZE_TEST) == (512, 735), "Sec. 4.2: test size 735 x 512"
+    # Sec. 4.1: "sampling shorter size of input image from 256 to 608 with interval 32".
+    assert tuple(cfg.INPUT.MIN_SIZE_TRAIN) == tuple(range(256, 608 + 1, 32))
+    assert cfg.INPUT.MIN_SIZE_TRAIN_SAMPLING == "choice"
+    # Sec. 4.1: SGD, "starting learning rate of 1e-3", "360K training iterations and
+    # decreased by 10 at iteration 300K and 340K".
+    assert (cfg.SOLVER.OPTIMIZER, cfg.SOLVER.BASE_LR, cfg.SOLVER.GAMMA) == ("SGD", 1e-3, 0.1)
+    assert (cfg.SOLVER.MAX_ITER, tuple(cfg.SOLVER.STEPS)) == (360_000, (300_000, 340_000))
+    dm = cfg.MODEL.DMTRACK
+    # Sec. 3.2, 4.1: P3-P5; 256-channel stacks of four convs, a 32-channel encoder; RoIAlign 7;
+    # d-convs at "1+6"; 128-d re-id; Eq. 1: r = 1.5; Eq. 7: lambda_n^m = 1 (our reading: the
+    # paper gives no other value); Eq. 4-6, 9 plain sums; Sec. 3.5: candidates by the
+    # classification score; long-term tracking by re-id association.
+    assert dm.IN_FEATURES == ["p3", "p4", "p5"] and cfg.MODEL.FPN.OUT_CHANNELS == 256
+    assert (dm.NUM_CONVS, dm.REDUCED_CHANNELS, dm.POOLER_RESOLUTION, dm.INTEGRATION) == (4, 32, 7, "1+6")
+    assert (dm.EMBED_DIM, dm.CENTER_RADIUS) == (128, 1.5)
+    assert [list(dm.LAMBDA_ALPHA), list(dm.LAMBDA_BETA), list(dm.LAMBDA_GAMMA)] == [[1.0] * 3] * 3
+    assert (dm.NORMALIZE_LOSSES, dm.CENTERNESS_WEIGHTED_BOX_LOSS, dm.CANDIDATE_SCORE) == (
+        False, False, "classification")
+    assert cfg.TRACKER.NAME == "longterm" and "selection=reid" in cfg.TRACKER.PARAMS
+
+
+def test_paper_model_has_k4_controllers_generating_eq2_parameters():
+    cfg = add_mot_config(get_cfg())
+    cfg.merge_from_file("configs/DMTrack/dmtrack_DLA34.yaml")
+    cfg.merge_from_list(["MODEL.DMTRACK.NUM_IDENTITIES", 10, "MODEL.DEVICE", "cpu"])
+    model = build_model(cfg)
+
+    def parameter_number(c_in, k_w, k_h, c_out):  # Eq. 3: PN(conv) = (C^u K_w^u K_h^u + 1) C^{u+1}
+        return (c_in * k_w * k_h + 1) * c_out
+
+    # Eq. 2: C^g = sum_u PN(conv_cls^u) + sum_v PN(conv_reg^v); 1x1 d-convs ("we simply
+    # generate 1 x 1 convolutions") at places 1 (on the 256-channel neck output) and 6 (on
+    # the 32-channel encoder output) of both heads.
+    c_g = 2 * (parameter_number(256, 1, 1, 256) + parameter_number(32, 1, 1, 32))
+    assert len(model.controller.controllers) == 4  # Sec. 4.1: k = 4
+    assert sum(c.out_channels for c in model.controller.controllers) == c_g
+    assert model.controller.pooler.output_size == (7, 7)  # Sec. 4.1: RoIAlign, output size 7
+
+
+@pytest.mark.parametrize("candidate_score", ["classification", "centerness_weighted"])
+def test_candidates_are_the_top_k_by_classification_score_decoded_at_eq1_locations(candidate_score):
+    # Sec. 3.5: "we take the top-k candidates ordered by the classification score"; ours,
+    # "centerness_weighted": sqrt(classification x centre-ness), as FCOS ranks.
+    model = tiny_model("MODEL.DMTRACK.SCORE_THRESH_TEST", 0.0, "MODEL.DMTRACK.TOPK_TEST", 5,
+                       "MODEL.DMTRACK.CANDIDATE_SCORE", candidate_score)
+    model.eval()
+    template = model.init_template(_frame(1), [10, 10, 50, 70])
+    frame = _frame(2)
+    candidates = model.detect_candidates(frame, template)
+    with torch.no_grad():
+        features = model.backbone(model.preprocess_image([frame]).tensor)
+        logits, ltrb, centerness = model.search_head([features[f] for f in model.in_features], template.kernels)
+
+    def sigmoid(z):
+        return 1 / (1 + math.exp(-z))
+
+    cells = []  # (score, box) of every location, Eq. 1 locations, boxes (x - l, y - t, x + r, y + b)
+    for level_logits, level_ltrb, level_centerness, s in zip(logits, ltrb, centerness, (8, 16, 32)):
+        height, width = level_logits.shape[-2:]
+        for y in range(height):
+            for x in range(width):
+                px, py = s // 2 + x * s, s // 2 + y * s
+                l, t, r, b = level_ltrb[0, :, y, x].tolist()
+                score = sigmoid(level_logits[0, 0, y, x].item())
+                if candidate_score == "centerness_weighted":
+                    score = math.sqrt(score * sigmoid(level_centerness[0, 0, y, x].item()))
+                cells.append((score, [px - l, py - t, px + r, py + b]))
+    top = sorted(cells, key=lambda c: -c[0])[:5]
+    np.testing.assert_allclose(candidates.scores.numpy(), [score for score, _ in top], rtol=1e-5,
+                               err_msg="Sec. 3.5: candidates ordered by the classification score")
+    frame_boxes = np.clip(np.array([box for _, box in top]) * 2, 0, [192, 128, 192, 128])  # the frame is 2x the input
+    np.testing.assert_allclose(candidates.pred_boxes.tensor.numpy(), frame_boxes, rtol=1e-5, atol=1e-3)
+    with pytest.raises(ValueError, match="CANDIDATE_SCORE"):
+        tiny_model("MODEL.DMTRACK.CANDIDATE_SCORE", "centerness")
+
+
+def test_eq9_sums_the_identity_softmax_losses_balanced_as_jde():
+    model = tiny_model()
+    model.train()
+    samples = [pair(), pair()]
+    with EventStorage() as storage:
+        losses = model(samples)
+        logged = {name: value for name, (value, _) in storage.latest().items()}
+    frames = [frame for x in samples for frame in (x, x["pair"])]
+    with torch.no_grad():
+        features = model.backbone(model.preprocess_image(frames).tensor)
+        embedding_map = model.embedding_map(features)
+        classifier = model.id_loss.classifier
+        expected_id = 0.0
+        for index, frame in enumerate(frames):
+            gt = frame["instances"]
+            for box, identity in zip(gt.gt_boxes.tensor.tolist(), gt.gt_identities.tolist()):
+                # Sec. 3.3: the embedding of an object at its centre, on the stride-4 map
+                x, y = int((box[0] + box[2]) / 2 // 4), int((box[1] + box[3]) / 2 // 4)
+                vector = embedding_map[index, :, y, x]
+                logits = classifier(model.id_loss.scale * vector / vector.norm()).tolist()  # as FairMOT [40]
+                # Eq. 9: sum over the M objects of the softmax cross-entropy over the J identities
+                expected_id += -logits[identity] + math.log(sum(math.exp(v) for v in logits))
+    assert logged["loss_id"] == pytest.approx(expected_id, rel=1e-4), "Eq. 9: sum over the objects"
+    # JDE's balance ([34]): L = 1/2 sum_i (exp(-s_i) L_i + s_i), for detection and re-id
+    s_det, s_id = model.balance.det_log_var.item(), model.balance.id_log_var.item()
+    det = logged["loss_fcos_cls"] + logged["loss_fcos_loc"] + logged["loss_fcos_ctr"]
+    assert sum(v.item() for v in losses.values()) == pytest.approx(
+        0.5 * (math.exp(-s_det) * det + s_det) + 0.5 * (math.exp(-s_id) * expected_id + s_id), rel=1e-4)

@@ -1,6 +1,5 @@
 """SiamMOT's explicit motion model: geometry, targets, Eq. 4-6 by hand, and learning."""
-import math
-
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -42,12 +41,15 @@ def test_response_locations_match_roialign_samples():
 
 
 def test_depthwise_xcorr_is_valid_channelwise_correlation():
-    search, template = torch.randn(2, 3, 6, 6), torch.randn(2, 3, 4, 4)
-    response = depthwise_xcorr(search, template)
-    assert response.shape == (2, 3, 3, 3)
-    expected = (search[1, 2, 1:5, 2:6] * template[1, 2]).sum()
-    assert torch.isclose(response[1, 2, 1, 2], expected, atol=1e-5)
-    assert depthwise_xcorr(search[:0], template[:0]).shape == (0, 3, 3, 3)
+    # Sec. 3.3: r = f_S * f_R, "channel-wise cross correlation": each channel of the
+    # search map correlated with the same channel of the template, valid positions only.
+    search, template = torch.randn(2, 3, 6, 7), torch.randn(2, 3, 4, 3)
+    s, t = search.numpy(), template.numpy()
+    expected = np.zeros((2, 3, 3, 5), np.float32)
+    for n, k, i, j in np.ndindex(*expected.shape):
+        expected[n, k, i, j] = (s[n, k, i:i + 4, j:j + 3] * t[n, k]).sum()
+    np.testing.assert_allclose(depthwise_xcorr(search, template).numpy(), expected, rtol=1e-5, atol=1e-5)
+    assert depthwise_xcorr(search[:0], template[:0]).shape == (0, 3, 3, 5)
 
 
 def test_depthwise_xcorr_gradients_match_the_grouped_convolution():
@@ -62,62 +64,137 @@ def test_depthwise_xcorr_gradients_match_the_grouped_convolution():
     assert torch.allclose(search.grad, expected[0]) and torch.allclose(template.grad, expected[1])
 
 
-def test_track_targets_by_hand():
-    # a 1 x 3 row of locations against the box [0, 0, 10, 20]
-    locations = torch.tensor([[[[4.0, 0.0, 12.0]], [[5.0, 5.0, 5.0]]]])
-    target = torch.tensor([[0.0, 0.0, 10.0, 20.0]])
-    labels, ltrb, weights = track_targets(locations, target, torch.tensor([True]))
-    assert labels.tolist() == [[[1.0, 0.0, 0.0]]]  # inside, on the left side, outside
-    assert ltrb[0, :, 0, 0].tolist() == [4.0, 5.0, 6.0, 15.0]
-    assert weights[0, 0, 0].item() == pytest.approx(math.sqrt(4 / 6 * 5 / 15))
-    assert weights[0, 0, 1:].tolist() == [0.0, 0.0]
-    labels, _, _ = track_targets(locations, target, torch.tensor([False]))
-    assert labels.sum() == 0  # an absent target has no positive location
+def eq6_targets(xs, ys, box, visible):
+    """Eq. 6's ground truth at locations (x, y): v* = 1 "if (x, y) is within R^{t+delta}"
+    (strictly inside: ours, the paper does not say for the border) of a visible target
+    (R^{t+delta} is empty otherwise, Sec. 3.4); p* = [x - x0, y - y0, x1 - x, y1 - y];
+    the centerness w(x, y) = sqrt(min(x - x0, x1 - x) / max(x - x0, x1 - x) *
+    min(y - y0, y1 - y) / max(y - y0, y1 - y))."""
+    x0, y0, x1, y1 = box
+    v = ((xs > x0) & (xs < x1) & (ys > y0) & (ys < y1) & visible).astype(np.float64)
+    p = np.stack([xs - x0, ys - y0, x1 - xs, y1 - ys])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        w = np.sqrt(np.minimum(xs - x0, x1 - xs) / np.maximum(xs - x0, x1 - xs)
+                    * np.minimum(ys - y0, y1 - ys) / np.maximum(ys - y0, y1 - ys))
+    return v, p, w
 
 
-def test_centerness_values():
-    ltrb = torch.tensor([[5.0, 5.0, 5.0, 5.0], [2.0, 3.0, 8.0, 3.0], [-1.0, 2.0, 4.0, 2.0]])
-    assert centerness(ltrb).tolist() == pytest.approx([1.0, 0.5, 0.0])
+def test_track_targets_are_eq6s():
+    prev = torch.tensor([[40.0, 60.0, 100.0, 90.0], [10.0, 10.0, 30.0, 50.0], [10.0, 10.0, 30.0, 50.0]])
+    search = search_regions(prev, 2.0)
+    # a target inside the search region, one half outside it, one absent
+    target = torch.tensor([[50.0, 55.0, 115.0, 100.0], [-5.0, 20.0, 25.0, 60.0], [12.0, 10.0, 32.0, 50.0]])
+    visible = torch.tensor([True, True, False])
+    locations = response_locations(search, T, S)
+    labels, ltrb, weights = track_targets(locations, target, visible)
+    for i in range(3):
+        xs, ys = locations[i].double().numpy()
+        v, p, w = eq6_targets(xs, ys, target[i].double().numpy(), visible[i].item())
+        assert 0 < v.sum() < v.size or not visible[i]  # locations inside and outside
+        np.testing.assert_array_equal(labels[i].numpy(), v)
+        np.testing.assert_allclose(ltrb[i].numpy(), p, rtol=1e-5, atol=1e-4)
+        inside = v == 1
+        np.testing.assert_allclose(weights[i].numpy()[inside], w[inside], rtol=1e-5)
+    assert labels[2].sum() == 0  # an absent target has no positive location
 
 
-def test_cosine_window_peaks_at_previous_centre():
+def test_centerness_is_fcos_centerness():
+    # w(x, y) of Eq. 6 from the distances (l, t, r, b) = (x - x0, y - y0, x1 - x, y1 - y).
+    ltrb = torch.rand(40, 4, generator=torch.Generator().manual_seed(3), dtype=torch.float64) * 50 + 0.1
+    l, t, r, b = ltrb.numpy().T
+    expected = np.sqrt(np.minimum(l, r) / np.maximum(l, r) * np.minimum(t, b) / np.maximum(t, b))
+    np.testing.assert_allclose(centerness(ltrb).numpy(), expected, rtol=1e-12)
+
+
+def cosine_window_eq5(xs, ys, prev_box, half_extent):
+    """C of Eq. 5, "the cosine-window function w.r.t the geometric center of the previous
+    target region": a Hann window 0.5 (1 + cos(pi d / D)) along x times the one along y,
+    d the offset from R^t's centre, 0 beyond D (ours: D is half the response grid's
+    extent, which makes C SiamFC's Hanning window over the response map [6])."""
+    cx, cy = (prev_box[0] + prev_box[2]) / 2, (prev_box[1] + prev_box[3]) / 2
+    dx = np.minimum(np.abs(xs - cx) / half_extent[0], 1)
+    dy = np.minimum(np.abs(ys - cy) / half_extent[1], 1)
+    return 0.5 * (1 + np.cos(np.pi * dx)) * 0.5 * (1 + np.cos(np.pi * dy))
+
+
+def scale_penalty_eq5(ltrb, prev_box, sigma):
+    """S of Eq. 5, "a Gaussian function w.r.t the relative scale (height / width) changes
+    between the candidate region and R^t". We read "(height / width)" as the changes of
+    height and of width (not of the aspect ratio, which a uniform growth leaves
+    unchanged), measured as log ratios so that growing and shrinking by one factor cost
+    the same: exp(-(log(w'/w)^2 + log(h'/h)^2) / (2 sigma^2)) (sigma ours)."""
+    l, t, r, b = ltrb
+    w, h = prev_box[2] - prev_box[0], prev_box[3] - prev_box[1]
+    return np.exp(-(np.log((l + r) / w) ** 2 + np.log((t + b) / h) ** 2) / (2 * sigma ** 2))
+
+
+def random_response(n, generator):
+    """Previous boxes, their search regions, response locations, and random (l, t, r, b)
+    maps whose boxes grow and shrink."""
+    corner = torch.rand(n, 2, generator=generator, dtype=torch.float64) * 100
+    prev = torch.cat([corner, corner + 10 + torch.rand(n, 2, generator=generator, dtype=torch.float64) * 50], 1)
+    search = search_regions(prev, 2.0)
+    locations = response_locations(search, T, S)
+    size = (prev[:, 2:] - prev[:, :2]).repeat(1, 2)[:, :, None, None] / 2
+    ltrb = size * torch.exp(torch.randn(n, 4, S - T + 1, S - T + 1, generator=generator, dtype=torch.float64) * 0.5)
+    return prev, search, locations, ltrb
+
+
+@pytest.mark.parametrize("window_weight", [0.0, 0.4, 1.0])
+def test_motion_penalty_is_eq5(window_weight):
+    # Eq. 5: eta(x, y) = lambda C + (1 - lambda) S(R(p(x, y)), R^t) (lambda 0.4 by default:
+    # the paper gives none; the authors' COSINE_WINDOW_WEIGHT).
+    prev, search, locations, ltrb = random_response(4, torch.Generator().manual_seed(4))
+    half_extent = window_half_extent(search, T, S)
+    eta = motion_penalty(locations, ltrb, prev, half_extent, window_weight, scale_sigma=0.4)
+    for i in range(4):
+        xs, ys = locations[i].numpy()
+        window = cosine_window_eq5(xs, ys, prev[i].numpy(), half_extent[i].numpy())
+        scale = scale_penalty_eq5(ltrb[i].numpy(), prev[i].numpy(), 0.4)
+        np.testing.assert_allclose(eta[i].numpy(), window_weight * window + (1 - window_weight) * scale, rtol=1e-9)
+    # locations beyond the half extent reach C = 0
+    far = torch.tensor([[[[0.0, 70.0, 500.0]], [[75.0, 75.0, 75.0]]]], dtype=torch.float64)
+    window = cosine_window(far, torch.tensor([[40.0, 60.0, 100.0, 90.0]], dtype=torch.float64),
+                           torch.tensor([[60.0, 30.0]], dtype=torch.float64))
+    np.testing.assert_allclose(window[0, 0].numpy(), cosine_window_eq5(
+        far[0, 0].numpy(), far[0, 1].numpy(), [40.0, 60.0, 100.0, 90.0], [60.0, 30.0])[0], atol=1e-12)
+    assert window[0, 0, 0] == 0 and window[0, 0, 1] == 1
+
+
+def test_cosine_window_is_siamfcs_hanning_window():
     prev = torch.tensor([[40.0, 60.0, 100.0, 90.0]])
     search = search_regions(prev, 2.0)
     window = cosine_window(response_locations(search, T, S), prev, window_half_extent(search, T, S))[0]
-    hann = torch.hann_window(16, periodic=False, dtype=torch.float64).float()
-    assert torch.allclose(window, hann[:, None] * hann[None, :], atol=1e-5)  # SiamFC's Hanning window
-    assert window[7:9, 7:9].min() == window.max()  # the 4 cells about the centre
-    # 1 on the previous centre, 0 at the half extent and beyond
-    points = torch.tensor([[[[70.0, 10.0, 150.0]], [[75.0, 75.0, 75.0]]]])
-    window = cosine_window(points, prev, torch.tensor([[60.0, 30.0]]))
-    assert window[0, 0].tolist() == pytest.approx([1.0, 0.0, 0.0])
+    hann = torch.hann_window(S - T + 1, periodic=False, dtype=torch.float64).float()
+    assert torch.allclose(window, hann[:, None] * hann[None, :], atol=1e-5)
 
 
-def test_scale_penalty_by_hand():
+def test_scale_penalty_is_one_for_an_unchanged_box_and_symmetric():
     prev = torch.tensor([[0.0, 0.0, 20.0, 10.0]])
-    ltrb = torch.tensor([[10.0, 5.0, 10.0, 5.0], [30.0, 5.0, 10.0, 5.0], [5.0, 5.0, 5.0, 5.0]]).T[None, :, None]
-    # unchanged size; width doubled: exp(-ln(2)^2 / (2 * 0.4^2)) = exp(-1.5014) = 0.2228; width halved: same
-    assert scale_penalty(ltrb, prev, sigma=0.4)[0, 0].tolist() == pytest.approx([1.0, 0.2228, 0.2228], abs=1e-4)
+    ltrb = torch.tensor([[10.0, 5.0, 10.0, 5.0], [20.0, 5.0, 20.0, 5.0], [5.0, 5.0, 5.0, 5.0]]).T[None, :, None]
+    assert scale_penalty(ltrb, prev, sigma=0.4)[0, 0].tolist() == pytest.approx(
+        scale_penalty_eq5(ltrb[0, :, 0].numpy(), prev[0].numpy(), 0.4).tolist())
+    penalty = scale_penalty(ltrb, prev, sigma=0.4)[0, 0]
+    assert penalty[0] == 1 and penalty[1] == pytest.approx(penalty[2].item())  # twice or half the width
 
 
-def test_motion_penalty_mixes_window_and_scale():
-    prev = torch.tensor([[0.0, 0.0, 20.0, 10.0]])
-    locations = torch.tensor([[[[10.0, 20.0, 30.0]], [[5.0, 5.0, 5.0]]]])  # centre, mid-way, the edge
-    ltrb = torch.tensor([[10.0, 5.0, 10.0, 5.0]] + [[30.0, 5.0, 10.0, 5.0]] * 2).T[None, :, None]
-    eta = motion_penalty(locations, ltrb, prev, torch.tensor([[20.0, 10.0]]), window_weight=0.4, scale_sigma=0.4)
-    # window 1, 0.5, 0 (0.5 * (1 + cos(pi / 2)) half-way); scale 1, 0.2228, 0.2228
-    expected = [0.4 + 0.6, 0.4 * 0.5 + 0.6 * 0.2228, 0.6 * 0.2228]
-    assert eta[0, 0].tolist() == pytest.approx(expected, abs=1e-4)
-
-
-def test_decode_takes_argmax_of_penalised_visibility():
-    locations = torch.tensor([[[[10.0, 20.0]], [[5.0, 5.0]]]])
-    ltrb = torch.tensor([[1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0]]).T[None, :, None]
-    visibility = torch.tensor([[[0.9, 0.6]]])
-    penalty = torch.tensor([[[0.5, 1.0]]])  # 0.45 < 0.6: the penalty moves the choice
+def test_decoding_is_eq4():
+    # Eq. 4: (x*, y*) = argmax_{x, y} (v . eta); R~ = R(p(x*, y*)) = [x - l, y - t, x + r,
+    # y + b] and v^{t+delta} = v(x*, y*) (without the penalty).
+    gen = torch.Generator().manual_seed(5)
+    prev, search, locations, ltrb = random_response(6, gen)
+    visibility = torch.rand(6, S - T + 1, S - T + 1, generator=gen, dtype=torch.float64)
+    penalty = torch.rand(6, S - T + 1, S - T + 1, generator=gen, dtype=torch.float64)
     boxes, vis = decode_response(visibility, penalty, locations, ltrb)
-    assert boxes.tolist() == [[15.0, -1.0, 27.0, 13.0]]
-    assert vis.tolist() == pytest.approx([0.6])  # v at the chosen cell, without the penalty
+    moved = 0  # cases where the penalty moves the choice off the most visible location
+    for i in range(6):
+        row, col = np.unravel_index(np.argmax(visibility[i].numpy() * penalty[i].numpy()), penalty[i].shape)
+        moved += (row, col) != np.unravel_index(np.argmax(visibility[i].numpy()), penalty[i].shape)
+        x, y = locations[i, :, row, col].numpy()
+        l, t, r, b = ltrb[i, :, row, col].numpy()
+        np.testing.assert_allclose(boxes[i].numpy(), [x - l, y - t, x + r, y + b], rtol=1e-12)
+        assert vis[i].item() == visibility[i, row, col].item()
+    assert moved > 0
 
 
 def test_decoding_target_maps_gives_back_the_target():
@@ -178,6 +255,47 @@ def test_losses_finite_and_reach_every_parameter():
     assert all(torch.isfinite(v) and v > 0 for v in losses.values())
     sum(losses.values()).backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
+
+
+def box_iou_numpy(a, b):
+    """IoU of x1, y1, x2, y2 boxes, row by row."""
+    w = np.clip(np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0]), 0, None)
+    h = np.clip(np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1]), 0, None)
+    area = lambda x: (x[:, 2] - x[:, 0]) * (x[:, 3] - x[:, 1])  # noqa: E731
+    return w * h / (area(a) + area(b) - w * h)
+
+
+def test_emm_loss_is_eq6():
+    # Eq. 6: L = sum_xy l_focal(v(x, y), v*(x, y)) + sum_xy 1[v* = 1] w(x, y) l_reg(p, p*),
+    # l_reg "the IOU Loss" of UnitBox [70], -ln(IoU) of the boxes R(p(x, y)) and
+    # R^{t+delta}; the focal loss with RetinaNet's alpha 0.25, gamma 2. Normalisation
+    # (ours, as FCOS): the focal sum by the number of positive locations, the weighted
+    # IoU sum by the sum of the weights.
+    torch.manual_seed(0)
+    model = EMM(32).double()
+    template, search, prev, search_boxes, target, visible = [
+        x.double() if x.is_floating_point() else x for x in make_problem(3, 2)]
+    losses = model.losses(template, search, prev, search_boxes, target, visible)
+    with torch.no_grad():
+        logits, ltrb = model(template, search, search_boxes)
+    locations = response_locations(search_boxes, T, S).numpy()
+    focal, weighted, weights, positives = 0.0, 0.0, 0.0, 0
+    for i in range(len(template)):
+        xs, ys = locations[i]
+        v, _, w = eq6_targets(xs, ys, target[i].numpy(), visible[i].item())
+        z = logits[i].numpy()
+        p = 1 / (1 + np.exp(-z))
+        focal += np.where(v == 1, -0.25 * (1 - p) ** 2 * np.log(p), -0.75 * p ** 2 * np.log(1 - p)).sum()
+        inside = v == 1
+        l, t, r, b = ltrb[i].numpy()[:, inside]
+        predicted = np.stack([xs[inside] - l, ys[inside] - t, xs[inside] + r, ys[inside] + b], axis=1)
+        iou = box_iou_numpy(predicted, np.repeat(target[i].numpy()[None], inside.sum(), axis=0))
+        weighted += (w[inside] * -np.log(iou)).sum()
+        weights += w[inside].sum()
+        positives += inside.sum()
+    assert positives > 0
+    assert losses["loss_track_vis"].item() == pytest.approx(focal / positives, rel=1e-6)
+    assert losses["loss_track_reg"].item() == pytest.approx(weighted / weights, rel=1e-6)
 
 
 @pytest.mark.parametrize("batch", ["empty", "absent"])

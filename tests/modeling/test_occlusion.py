@@ -1,9 +1,12 @@
-"""OUTrack's occlusion targets (Eq. 9-10) on hand-made box pairs, the head's losses, and that it learns."""
+"""OUTrack's occlusion estimation (Sec. 3.2.1): targets (Eq. 9-10) and losses (Eq. 11-14)
+against the paper's formulas on hand-made box pairs, and that the head learns."""
 import math
 
+import numpy as np
+import pytest
 import torch
 
-from mot_heads.modeling.one_shot.centernet import gaussian_kernel, gaussian_radius
+from mot_heads.modeling.one_shot.centernet import gaussian_radius
 from mot_heads.modeling.one_shot.occlusion import OcclusionHead, occlusion_targets, valid_occlusions
 
 
@@ -25,34 +28,70 @@ def test_valid_occlusion_needs_the_overlap_to_cover_tau_of_the_smaller_box():
     assert len(valid_occlusions(boxes([0, 0, 10, 10]), 0.7)) == 0 and len(valid_occlusions(boxes(), 0.7)) == 0
 
 
-def test_targets_put_a_gaussian_at_each_occlusion_centre_sized_by_the_overlap():
+def paper_heatmap(overlaps, size, stride=4, min_overlap=0.7):
+    """Eq. 10: Y_xy = max over the valid occlusions o of exp(-|(x, y) - p~|^2 / (2 sigma_o^2)).
+
+    "sigma is set to be relative to the size of o following the definition in [23]"
+    (CornerNet): sigma = diameter / 6 of the Gaussian of radius r, r the CornerNet radius
+    of o's size in cells (its published formula, ``gaussian_radius``, tested on its own),
+    drawn on the (2r + 1)^2 cells about the integer centre p~ = floor(p / R), as CenterNet
+    draws object centres."""
+    height, width = size
+    heatmap = np.zeros(size)
+    for x1, y1, x2, y2 in overlaps:
+        cx, cy = math.floor((x1 + x2) / 2 / stride), math.floor((y1 + y2) / 2 / stride)
+        r = int(gaussian_radius(math.ceil((y2 - y1) / stride), math.ceil((x2 - x1) / stride), min_overlap))
+        sigma = (2 * r + 1) / 6
+        for y in range(max(cy - r, 0), min(cy + r + 1, height)):
+            for x in range(max(cx - r, 0), min(cx + r + 1, width)):
+                heatmap[y, x] = max(heatmap[y, x], math.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * sigma ** 2)))
+    return heatmap
+
+
+def test_eq_10_gaussian_at_each_occlusion_centre_sized_by_the_overlap():
     # overlap [8, 8, 40, 24] (512 px, 0.53 of the smaller box: valid at tau 0.5) at stride 4:
     # centre (24, 16) px = cell (6, 4) exactly, 8 x 4 cells
     targets = occlusion_targets(boxes([0, 0, 40, 24], [8, 8, 48, 40]), (16, 16), 4, 0.5, 10, 0.7)
-    heatmap = targets["heatmap"]
-    assert heatmap.shape == (1, 16, 16) and heatmap[0, 4, 6] == 1 and int((heatmap == 1).sum()) == 1
-    radius = int(gaussian_radius(4, 8, 0.7))
-    kernel = gaussian_kernel(radius)
-    torch.testing.assert_close(heatmap[0, 4, 6 + 1], kernel[radius, radius + 1])
-    sigma = (2 * radius + 1) / 6
-    assert abs(heatmap[0, 4, 6 + 1].item() - math.exp(-1 / (2 * sigma ** 2))) < 1e-6
+    np.testing.assert_allclose(targets["heatmap"][0].numpy(), paper_heatmap([[8, 8, 40, 24]], (16, 16)), atol=1e-6)
     assert targets["mask"].tolist()[:2] == [True, False] and targets["indices"][0] == 4 * 16 + 6
     torch.testing.assert_close(targets["offset"][0], torch.tensor([0.0, 0.0]))
 
 
-def test_occlusions_of_one_image_keep_the_maximum_and_offsets_the_sub_cell_centre():
+def test_eq_10_occlusions_of_one_image_keep_the_maximum_and_offsets_the_sub_cell_centre():
     # a 12 x 12 box inside each of two 40 x 40 ones: occlusions centred at (26, 26) and
     # (38, 26), cells (6, 6) and (9, 6) at sub-cell offset (0.5, 0.5); no other pair
     # covers 0.7 of its smaller box (box 0 and box 3: 96 / 144)
     gt = boxes([0, 0, 40, 40], [20, 20, 32, 32], [30, 0, 70, 40], [32, 20, 44, 32])
     targets = occlusion_targets(gt, (16, 20), 4, 0.7, 10, 0.7)
-    single = occlusion_targets(gt[[0, 1]], (16, 20), 4, 0.7, 10, 0.7)["heatmap"]
-    other = occlusion_targets(gt[[2, 3]], (16, 20), 4, 0.7, 10, 0.7)["heatmap"]
-    assert single[0, 6, 6] == 1 and other[0, 6, 9] == 1
-    torch.testing.assert_close(targets["heatmap"], torch.maximum(single, other))  # Eq. 10: max over pairs
+    expected = paper_heatmap([[20, 20, 32, 32], [32, 20, 44, 32]], (16, 20))
+    np.testing.assert_allclose(targets["heatmap"][0].numpy(), expected, atol=1e-6)
     assert int(targets["mask"].sum()) == 2
     assert targets["indices"][:2].tolist() == [6 * 20 + 6, 6 * 20 + 9]
     torch.testing.assert_close(targets["offset"][:2], torch.tensor([[0.5, 0.5], [0.5, 0.5]]))
+
+
+def paper_focal(y, y_hat, alpha=2.0, beta=4.0):
+    """Eq. 12: -(1 - y^)^a log(y^) where y = 1, -(1 - y)^b y^^a log(1 - y^) elsewhere."""
+    if y == 1:
+        return -((1 - y_hat) ** alpha) * math.log(y_hat)
+    return -((1 - y) ** beta) * (y_hat ** alpha) * math.log(1 - y_hat)
+
+
+def test_eq_11_to_14_occlusion_loss():
+    # two valid occlusions, (26, 26) and (38, 26) px: cells (6, 6) and (9, 6), offsets (0.5, 0.5)
+    gt = boxes([0, 0, 40, 40], [20, 20, 32, 32], [30, 0, 70, 40], [32, 20, 44, 32])
+    overlaps = [[20, 20, 32, 32], [32, 20, 44, 32]]
+    torch.manual_seed(0)
+    maps = {"heatmap": torch.randn(1, 1, 16, 20), "offset": torch.randn(1, 2, 16, 20)}
+    losses = OcclusionHead(4, 4, 0.7, 10, 0.7, 2.0, 4.0, 1.0).losses(maps, [gt], 4)
+    y = paper_heatmap(overlaps, (16, 20))
+    y_hat = torch.sigmoid(maps["heatmap"][0, 0]).clamp(1e-4, 1 - 1e-4).double().numpy()  # CenterNet's clamp
+    centre = sum(paper_focal(y[i, j], y_hat[i, j]) for i in range(16) for j in range(20))  # Eq. 11
+    offset = maps["offset"][0].double().numpy()
+    offsets = sum(abs(offset[0, cy, cx] - 0.5) + abs(offset[1, cy, cx] - 0.5) for cx, cy in ((6, 6), (9, 6)))  # Eq. 13
+    count = 2  # Eq. 14: the number of valid occlusions
+    assert losses["loss_occlusion_heatmap"].item() == pytest.approx(centre / count, rel=1e-5), "Eq. 11, 14"
+    assert losses["loss_occlusion_offset"].item() == pytest.approx(offsets / count, rel=1e-5), "Eq. 13, 14"
 
 
 def test_losses_are_zero_offset_and_pure_negatives_without_occlusions():
@@ -75,8 +114,8 @@ def test_hidden_objects_pair_with_the_instances_unless_switched_off():
     both = OcclusionHead(4, 4, 0.7, 10, 0.7, 2.0, 4.0, 1.0).losses(maps, visible, 4, hidden)
     off = OcclusionHead(4, 4, 0.7, 10, 0.7, 2.0, 4.0, 1.0, hidden_objects=False).losses(maps, visible, 4, hidden)
     assert alone["loss_occlusion_offset"] == 0 and off["loss_occlusion_offset"] == 0
-    # the offset head predicts 0 where the target is the sub-cell offset (0.5, 0.5): mean L1 0.5
-    torch.testing.assert_close(both["loss_occlusion_offset"], torch.tensor(0.5))
+    # the offset head predicts 0 where the target is the sub-cell offset (0.5, 0.5): Eq. 13 gives 1
+    torch.testing.assert_close(both["loss_occlusion_offset"], torch.tensor(1.0))
     torch.testing.assert_close(off["loss_occlusion_heatmap"], alone["loss_occlusion_heatmap"])
     assert both["loss_occlusion_heatmap"] > alone["loss_occlusion_heatmap"]  # a positive the map misses
     none = OcclusionHead(4, 4, 0.7, 10, 0.7, 2.0, 4.0, 1.0).losses(maps, visible, 4, [None])

@@ -1,6 +1,7 @@
 """ID losses and loss balance of the one-shot model, against hand computations."""
 import math
 
+import numpy as np
 import pytest
 import torch
 from detectron2.config import get_cfg
@@ -21,18 +22,36 @@ def targets(*identities):
     return out
 
 
-def test_cross_entropy_id_loss_by_hand_and_boxes_without_identity_left_out():
-    loss = CrossEntropyIDLoss(embed_dim=2, num_identities=3)
-    assert loss.scale == pytest.approx(math.sqrt(2) * math.log(2))
+def test_cross_entropy_id_loss_is_eq_9():
+    """Eq. 9, CSTrack: L_id = -1/N sum_i sum_c Y^i(c) log p(c), p the softmax of "a FC layer"
+    on the ID embedding. The embedding enters the FC L2-normalised and scaled by
+    sqrt(2) log(C - 1), as in JDE, which the paper's ReID loss follows ("The definition and
+    training of ReID loss follow the baseline tracker JDE"). N: the paper's "number of
+    objects in the current image"; over a batch we take the mean over all its objects with
+    an identity (JDE's code), which is Eq. 9 for a batch of one image. Boxes without an
+    identity (-1) are not in Eq. 9's sum."""
+    num_identities, dim = 5, 4
+    loss = CrossEntropyIDLoss(embed_dim=dim, num_identities=num_identities)
+    gen = torch.Generator().manual_seed(0)
     with torch.no_grad():
-        loss.classifier.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]]))
-        loss.classifier.bias.zero_()
-    embeddings = [torch.tensor([[3.0, 4.0], [5.0, 5.0]]), torch.tensor([[0.0, -2.0]])]
-    value = loss(embeddings, targets([1, -1], [2]), None, [{}, {}])["loss_id"]
-    s = loss.scale  # normalised: (0.6, 0.8) with identity 1, (0, -1) with identity 2
-    first = -math.log(math.exp(0.8 * s) / (math.exp(0.6 * s) + math.exp(0.8 * s) + math.exp(-0.6 * s)))
-    second = -math.log(math.exp(0.0) / (math.exp(0.0) + math.exp(-s) + math.exp(0.0)))  # logits (0, -s, 0)
-    assert value.item() == pytest.approx((first + second) / 2, rel=1e-6)
+        loss.classifier.weight.copy_(torch.randn(num_identities, dim, generator=gen))
+        loss.classifier.bias.copy_(torch.randn(num_identities, generator=gen))
+    embeddings = [torch.randn(3, dim, generator=gen), torch.randn(2, dim, generator=gen)]
+    identities = ([4, -1, 0], [2, 2])
+    value = loss(embeddings, targets(*identities), None, [{}, {}])["loss_id"].item()
+
+    weight, bias = loss.classifier.weight.detach().numpy(), loss.classifier.bias.detach().numpy()
+    scale = math.sqrt(2) * math.log(num_identities - 1)
+    terms = []
+    for image_embeddings, image_identities in zip(embeddings, identities):
+        for e, identity in zip(image_embeddings.numpy(), image_identities):
+            if identity < 0:
+                continue
+            logits = weight @ (scale * e / np.linalg.norm(e)) + bias  # the FC layer
+            p = np.exp(logits) / np.exp(logits).sum()
+            y = np.eye(num_identities)[identity]  # one-hot Y^i
+            terms.append(-(y * np.log(p)).sum())
+    assert value == pytest.approx(sum(terms) / len(terms), rel=1e-5)
 
 
 def test_id_loss_without_identities_is_zero_with_a_graph():

@@ -1,4 +1,6 @@
 """The one-shot model (FairMOT-style, CSTrack switches): wiring, losses, per-frame records."""
+import math
+
 import pytest
 import torch
 from detectron2.config import get_cfg
@@ -75,6 +77,40 @@ def test_inference_gives_the_trackers_record(switch):
     assert (boxes[:, 2:] >= boxes[:, :2]).all() and boxes.max() <= 192 and boxes.min() >= 0
 
 
+def paper_cstrack_cfg():
+    cfg = add_mot_config(get_cfg())
+    cfg.merge_from_file("configs/CSTrack/cstrack_DLA34.yaml")
+    return cfg
+
+
+def test_cstrack_total_loss_is_eq_10():
+    """Eq. 10, CSTrack: L_total = L_det + eta L_id, "eta is experimentally set to 0.02"
+    (Sec. III-D, Table V). The model is the tiny one with REN, SAAN and the paper config's
+    balance keys; L_det is our CenterNet head's (FairMOT's weights: heatmap 1, size 0.1,
+    offset 1), L_id the identity cross-entropy (Eq. 9)."""
+    balance = paper_cstrack_cfg().MODEL.ONE_SHOT
+    model = tiny_model(*SWITCHES["cstrack"], "MODEL.ONE_SHOT.UNCERTAINTY_WEIGHTING", balance.UNCERTAINTY_WEIGHTING,
+                       "MODEL.ONE_SHOT.ID_WEIGHT", balance.ID_WEIGHT)
+    model.train()
+    with EventStorage() as storage:
+        losses = model([frame(), frame()])
+        logged = {k: v[0] for k, v in storage.latest().items()}
+    det = logged["loss_heatmap"] + 0.1 * logged["loss_size"] + logged["loss_offset"]
+    expected = det + 0.02 * logged["loss_id"]  # Eq. 10
+    total = sum(losses.values()).item()
+    assert total == pytest.approx(expected, rel=1e-5), f"total loss {total} != L_det + 0.02 L_id = {expected}"
+    assert not any(n.startswith("balance.") for n, _ in model.named_parameters())  # eta is fixed, not learnt
+
+
+def test_cstrack_training_schedule_of_the_paper():
+    """Sec. IV-A: "SGD ... for 30 epochs ... batch size is set to 8. The initial learning rate
+    is 5 x 10^-4, and we decay the learning rate to 5 x 10^-5 at the 20th epoch"."""
+    solver = paper_cstrack_cfg().SOLVER
+    assert solver.OPTIMIZER == "SGD" and solver.IMS_PER_BATCH == 8
+    assert solver.BASE_LR == 5e-4 and solver.BASE_LR * solver.GAMMA == pytest.approx(5e-5)
+    assert len(solver.STEPS) == 1 and solver.STEPS[0] / solver.MAX_ITER == pytest.approx(20 / 30, abs=1e-3)
+
+
 def test_features_must_start_at_stride_4():
     with pytest.raises(ValueError, match="must start at stride 4"):
         tiny_model("MODEL.ONE_SHOT.IN_FEATURES", ["p3", "p4", "p5"])
@@ -85,14 +121,21 @@ def test_features_must_start_at_stride_4():
 def test_frame_pairs_train_flattened_with_the_occlusion_head():
     model = tiny_model("MODEL.ONE_SHOT.OCCLUSION.ENABLED", True, "MODEL.ONE_SHOT.OCCLUSION.HEAD_CONV", 8)
     model.train()
+    occluded = frame()  # a third box inside the second: one valid occlusion (Eq. 9)
+    occluded["instances"] = Instances((64, 96), gt_boxes=Boxes(torch.tensor(
+        [[8.0, 8.0, 24.0, 40.0], [40.0, 20.0, 88.0, 44.0], [52.0, 22.0, 62.0, 42.0]])),
+        gt_classes=torch.tensor([0, 1, 1]), gt_identities=torch.tensor([3, -1, 4]))
     with EventStorage() as storage:
-        losses = model([dict(frame(), pair=frame()), dict(frame(), pair=frame())])
-        logged = storage.latest()
-    assert set(losses) == {"loss_det_weighted", "loss_id_weighted", "loss_uncertainty", "loss_occlusion_weighted"}
-    # the two boxes overlap by less than 0.7 of the smaller one: no valid occlusion, only negatives
-    assert logged["loss_occlusion_offset"][0] == 0.0 and logged["loss_occlusion_heatmap"][0] > 0
-    torch.testing.assert_close(losses["loss_occlusion_weighted"],
-                               torch.tensor(0.5 * (logged["loss_occlusion_heatmap"][0] + 0.0)))
+        losses = model([dict(occluded, pair=frame()), dict(frame(), pair=occluded)])
+        logged = {k: v[0] for k, v in storage.latest().items()}
+    assert logged["loss_occlusion_offset"] > 0 and logged["loss_occlusion_heatmap"] > 0
+    # Sec. 4.1, OUTrack: "L_occ is added to the detection loss of FairMOT with the weight of
+    # 0.5"; FairMOT's total: 1/2 (e^-s_det L_det + e^-s_id L_id + s_det + s_id), s = -1.85, -1.05
+    detection = (logged["loss_heatmap"] + 0.1 * logged["loss_size"] + logged["loss_offset"]
+                 + 0.5 * (logged["loss_occlusion_heatmap"] + logged["loss_occlusion_offset"]))
+    torch.testing.assert_close(losses["loss_det_weighted"].detach(), torch.tensor(0.5 * math.exp(1.85) * detection),
+                               msg=lambda m: f"Sec. 4.1, L_occ inside the detection loss: {m}")
+    assert set(losses) == {"loss_det_weighted", "loss_id_weighted", "loss_uncertainty"}
     sum(losses.values()).backward()
     assert [n for n, p in model.named_parameters() if p.grad is None] == []
     with pytest.raises(ValueError, match="mixes frame pairs and single frames"):

@@ -3,11 +3,13 @@ RoIAlign crops, and a few training iterations through MOTTrainer on synthetic cr
 import math
 import os
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from detectron2.config import get_cfg
 from detectron2.modeling import build_model
+from scipy.special import log_softmax
 
 from mot_heads import add_mot_config
 from mot_heads.data import register_mot_crops, register_synthetic
@@ -24,32 +26,51 @@ def tiny_cfg(*opts):
     return cfg
 
 
+def batch_hard_triplet(features: np.ndarray, labels: np.ndarray, margin: float) -> float:
+    """Batch-hard triplet loss (Hermans et al. 2017, Luo et al. Sec. 2): for each anchor a
+    with a positive and a negative in the batch, [margin + max_p d(a, p) - min_n d(a, n)]_+,
+    Euclidean d; the mean over those anchors."""
+    terms = []
+    for a in range(len(labels)):
+        d = np.linalg.norm(features - features[a], axis=1)
+        positive = (labels == labels[a]) & (np.arange(len(labels)) != a)
+        negative = labels != labels[a]
+        if positive.any() and negative.any():
+            terms.append(max(0.0, margin + d[positive].max() - d[negative].min()))
+    return float(np.mean(terms))
+
+
 def test_batch_hard_triplet_picks_farthest_positive_and_nearest_negative():
-    features = torch.tensor([[0.0], [1.0], [2.0], [10.0], [11.0]])
-    labels = torch.tensor([0, 0, 0, 1, 1])
-    # margin 9: anchors 0..4 have (d_ap, d_an) = (2, 10), (1, 9), (2, 8), (1, 8), (1, 9)
-    # -> hinge 1, 1, 3, 2, 1 (the nearest positive would give 0 for anchor 0).
-    assert batch_hard_triplet_loss(features, labels, 9.0).item() == pytest.approx(1.6, abs=1e-4)
-    # 0, 1, 3, 7 with ids 0, 0, 1, 1, margin 0.3: only anchor 2 (d_ap 4, d_an 2) violates.
-    features = torch.tensor([[0.0], [1.0], [3.0], [7.0]])
-    assert batch_hard_triplet_loss(features, torch.tensor([0, 0, 1, 1]), 0.3).item() == pytest.approx(2.3 / 4, abs=1e-4)
-
-
-def test_triplet_anchor_without_positive_is_left_out_and_gradients_stay_finite():
-    features = torch.tensor([[0.0], [1.0], [5.0]], requires_grad=True)
-    # anchors 0, 1: (1 - 5 + 5), (1 - 4 + 5); anchor 2 has no positive
-    loss = batch_hard_triplet_loss(features, torch.tensor([0, 0, 1]), 5.0)
-    assert loss.item() == pytest.approx(1.5, abs=1e-4)
-    duplicates = torch.zeros(4, 3, requires_grad=True)  # zero distances everywhere
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(9, 4))
+    labels = np.array([0, 0, 0, 1, 1, 2, 2, 2, 3])  # identity 3: an anchor without a positive
+    for margin in (0.3, 3.0):  # hinges active and inactive
+        value = batch_hard_triplet_loss(torch.tensor(features), torch.tensor(labels), margin).item()
+        assert value == pytest.approx(batch_hard_triplet(features, labels, margin), rel=1e-6)
+    duplicates = torch.zeros(4, 3, requires_grad=True)  # zero distances everywhere: finite gradients
     batch_hard_triplet_loss(duplicates, torch.tensor([0, 0, 1, 1]), 0.3).backward()
     assert torch.isfinite(duplicates.grad).all()
 
 
-def test_label_smoothing_is_luo_et_al():
-    # N = 3, eps = 0.1, y = 0: q = (1 - 2/3 eps, eps/3, eps/3); logits (2, 0, 0) give
-    # log p = (-0.23954, -2.23954, -2.23954), so L = 0.93333 * 0.23954 + 2 * 0.03333 * 2.23954.
-    loss = F.cross_entropy(torch.tensor([[2.0, 0.0, 0.0]]), torch.tensor([0]), label_smoothing=0.1)
-    assert loss.item() == pytest.approx(0.93333 * 0.23954 + 2 * 0.03333 * 2.23954, abs=1e-4)
+def test_baseline_losses_are_luo_et_al():
+    torch.manual_seed(0)
+    model = build_model(tiny_cfg()).train()
+    captured = {}
+    model.bnneck.register_forward_hook(lambda module, args, out: captured.update(f_t=args[0].detach()))
+    model.classifier.register_forward_hook(lambda module, args, out: captured.update(logits=out.detach()))
+    labels = np.arange(8) % 4
+    batch = [{"image": torch.randint(0, 255, (3, 64, 32), dtype=torch.uint8), "label": int(y)} for y in labels]
+    losses = model(batch)
+    # Sec. 3.3, label smoothing: q_i = 1 - (N - 1) eps / N for i = y, eps / N otherwise;
+    # L_ID = sum_i -q_i log p_i over the N training identities, eps = 0.1 (averaged over the batch).
+    eps, n = 0.1, 4
+    log_p = log_softmax(captured["logits"].double().numpy(), axis=1)
+    q = np.full(log_p.shape, eps / n)
+    q[np.arange(len(labels)), labels] = 1 - (n - 1) * eps / n
+    assert losses["loss_id"].item() == pytest.approx(float(-(q * log_p).sum(1).mean()), rel=1e-5)
+    # Sec. 3.5: the triplet loss reads f_t, the pooled feature before BNNeck (margin 0.3).
+    expected = batch_hard_triplet(captured["f_t"].double().numpy(), labels, 0.3)
+    assert losses["loss_triplet"].item() == pytest.approx(expected, rel=1e-5)
 
 
 def test_bnneck_bias_is_frozen_at_zero_and_last_stride_is_one():

@@ -1,7 +1,8 @@
-"""OUTrack's unsupervised ReID loss (Eq. 1-8) against hand computations, and what it
-teaches an embedding without labels."""
+"""OUTrack's unsupervised ReID loss (Eq. 1-8, Sec. 3.1) against plain transcriptions of
+the paper's formulas, and what it teaches an embedding without labels."""
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -13,23 +14,103 @@ from mot_heads import add_mot_config
 from mot_heads.modeling.one_shot.id_losses import ID_LOSS_REGISTRY
 from mot_heads.modeling.one_shot.unsupervised_id import (
     UnsupervisedIDLoss, adaptive_temperature, association_matrix, cycle_term, inter_frame_term, intra_frame_term,
-    negative_pair_loss, negative_pairs, negative_term, positive_pair_losses, similarity_matrix,
+    negative_pair_loss, negative_pairs, negative_term, positive_pair_losses, round_trip_term, similarity_matrix,
 )
 
-# 2 + 1 unit vectors in 2-D: cos(a, b) = 0, cos(a, c) = 0.6, cos(b, c) = 0.8
-FRAME1 = torch.tensor([[1.0, 0.0], [0.0, 2.0]])  # a, b (b un-normalised on purpose)
-FRAME2 = torch.tensor([[0.6, 0.8]])  # c
-COS = [[None, 0.0, 0.6], [0.0, None, 0.8], [0.6, 0.8, None]]
+# A hand-made M' of two frames of two objects each (rows 0, 1: frame t-1; rows 2, 3:
+# frame t) and the placeholder column; rows sum to 1, zero diagonal, not symmetric.
+# Row 0: the margin of Eq. 4 is active (0.2 + 0.5 - 0.6 > 0); row 1: met (0.05 + 0.5 -
+# 0.6 < 0), its largest other entry in its own frame (0.3, not a candidate of Eq. 4);
+# row 2: met; row 3: active only with a large margin.
+M4 = [[0.0, 0.1, 0.6, 0.2, 0.1],
+      [0.3, 0.0, 0.05, 0.05, 0.6],
+      [0.75, 0.05, 0.0, 0.05, 0.15],
+      [0.1, 0.02, 0.08, 0.0, 0.8]]
 
-# a hand-made association matrix: 2 + 1 objects and a placeholder column
-M = torch.tensor([[0.0, 0.1, 0.6, 0.3],
-                  [0.2, 0.0, 0.5, 0.3],
-                  [0.3, 0.4, 0.0, 0.3]])
+
+# ---- the paper's formulas, transcribed (plain Python on lists) ----
+
+def paper_similarity(features):
+    """Eq. 1: S_ij = f_i f_j / (|f_i| |f_j|) if i != j, -inf otherwise (None here)."""
+    f = [np.asarray(v, float) for v in features]
+    return [[None if i == j else float(f[i] @ f[j] / (np.linalg.norm(f[i]) * np.linalg.norm(f[j])))
+             for j in range(len(f))] for i in range(len(f))]
 
 
-def softmax_row(logits):
-    exps = [0.0 if x is None else math.exp(x) for x in logits]
-    return [e / sum(exps) for e in exps]
+def paper_assignment(features, placeholder="mean"):
+    """Eq. 2 on S' (Sec. 3.1.1): the placeholder column p ("the dynamic mean of the values
+    in S except the diagonal values", Sec. 4.3.1; or 0; or none), row-wise softmax of S_ij T
+    with T = 2 log(C + 1), C the columns (footnote 3: N + 1 with the placeholder)."""
+    s = paper_similarity(features)
+    n = len(s)
+    rows = [list(r) for r in s]
+    if placeholder != "none":
+        off = [x for r in s for x in r if x is not None]
+        p = sum(off) / len(off) if placeholder == "mean" else 0.0
+        rows = [r + [p] for r in rows]
+    t = 2 * math.log(len(rows[0]) + 1)
+    out = []
+    for r in rows:
+        exps = [0.0 if x is None else math.exp(x * t) for x in r]
+        out.append([e / sum(exps) for e in exps])
+    assert len(out) == n
+    return out
+
+
+def paper_intra(m, n1):
+    """Eq. 3: sum of M_ij over 0 <= i < j < N1 and over N1 <= i < j < N."""
+    n = len(m)
+    return (sum(m[i][j] for i in range(n1) for j in range(i + 1, n1))
+            + sum(m[i][j] for i in range(n1, n) for j in range(i + 1, n)))
+
+
+def paper_inter(m, n1, margin):
+    """Eq. 4: sum over rows i of max{max_{j' != j*} M_ij' + m - M_ij*, 0}, j* = argmax_j M_ij.
+
+    Which j: "for each row in M, we encourage each object to be matched to another object
+    with a high confidence by using the below inter-frame margin loss", after "all the
+    objects in the frame I^{t-1} should be matched to the objects in the frame I^t". We
+    take j over the other frame's objects and the placeholder (the term is inter-frame; Eq.
+    3 already rules the own frame's objects out); over the whole row, the margin rewards a
+    confident match inside the own frame, against Eq. 3. A row with a single candidate has
+    runner-up 0; a row with none gives no term."""
+    n = len(m)
+    total = 0.0
+    for i, row in enumerate(m):
+        other = range(n1, n) if i < n1 else range(n1)
+        candidates = [row[j] for j in other] + row[n:]
+        if not candidates:
+            continue
+        best = max(range(len(candidates)), key=lambda j: candidates[j])
+        runner_up = max([candidates[j] for j in range(len(candidates)) if j != best], default=0.0)
+        total += max(runner_up + margin - candidates[best], 0.0)
+    return total
+
+
+def paper_cycle(m, n1):
+    """Eq. 5: sum over N1 <= i < N, 0 <= j < N1 of |M_ij - M_ji|."""
+    return sum(abs(m[i][j] - m[j][i]) for i in range(n1, len(m)) for j in range(n1))
+
+
+def paper_negative(m):
+    """Eq. 7: sum over 0 <= i, j < N of M'_ij (every column but the placeholder)."""
+    n = len(m)
+    return sum(m[i][j] for i in range(n) for j in range(n))
+
+
+def paper_positive(features1, features2, margin=0.5, placeholder="mean"):
+    """Eq. 6: (intra + inter + cycle) / (N1 + N2) of one positive pair, on M'."""
+    m = paper_assignment(list(features1) + list(features2), placeholder)
+    n1, n = len(features1), len(features1) + len(features2)
+    return (paper_intra(m, n1) + paper_inter(m, n1, margin) + paper_cycle(m, n1)) / n
+
+
+def as_tensor(m):
+    return torch.tensor(m, dtype=torch.float64)
+
+
+def total(out):
+    return sum(v.item() for v in out.values())
 
 
 def frame_inputs(video_ids):
@@ -51,97 +132,110 @@ def targets_for(embeddings, track_ids=None):
     return out
 
 
-def test_adaptive_temperature():
+FEATURES = torch.tensor([[1.0, 0.0, 0.2], [0.0, 2.0, 0.1], [0.6, 0.8, 0.0], [0.9, 0.1, -0.3], [-0.2, 0.5, 1.0]])
+
+
+# ---- Eq. 1-2 ----
+
+def test_eq_2_adaptive_temperature():
+    # Eq. 2, OUTrack: T = 2 log(C + 1); footnote 3: C = N + 1 with the placeholder column
     assert adaptive_temperature(3) == pytest.approx(2 * math.log(4))
     assert adaptive_temperature(10) == pytest.approx(2 * math.log(11))
 
 
-def test_similarity_matrix_has_cosines_and_minus_inf_diagonal():
-    sim = similarity_matrix(torch.cat([FRAME1, FRAME2]))
-    for i in range(3):
-        assert sim[i, i] == float("-inf")
-        for j in range(3):
-            if i != j:
-                assert sim[i, j].item() == pytest.approx(COS[i][j], abs=1e-6)
+def test_eq_1_similarity_matrix():
+    sim = similarity_matrix(FEATURES)
+    expected = paper_similarity(FEATURES.tolist())
+    for i in range(5):
+        for j in range(5):
+            if expected[i][j] is None:
+                assert sim[i, j] == float("-inf")
+            else:
+                assert sim[i, j].item() == pytest.approx(expected[i][j], abs=1e-6)
 
 
-def test_association_matrix_with_mean_placeholder_by_hand():
-    assoc = association_matrix(torch.cat([FRAME1, FRAME2]), "mean")
-    assert assoc.shape == (3, 4)
-    mean = (0.0 + 0.6 + 0.0 + 0.8 + 0.6 + 0.8) / 6  # the off-diagonal entries of S
-    t = 2 * math.log(5)  # C = 4 columns with the placeholder
-    for i in range(3):
-        expected = softmax_row([None if x is None else t * x for x in COS[i]] + [t * mean])
-        assert assoc[i].tolist() == pytest.approx(expected, abs=1e-6)
-    assert torch.allclose(assoc.sum(1), torch.ones(3)) and (assoc.diagonal() == 0).all()
-
-
-def test_association_matrix_zero_and_none_placeholders_by_hand():
-    features = torch.cat([FRAME1, FRAME2])
-    zero = association_matrix(features, "zero")
-    t = 2 * math.log(5)
-    assert zero[2].tolist() == pytest.approx(softmax_row([t * 0.6, t * 0.8, None, 0.0]), abs=1e-6)
-    none = association_matrix(features, "none")
-    assert none.shape == (3, 3)
-    t = 2 * math.log(4)  # C = 3: no placeholder column
-    assert none[0].tolist() == pytest.approx(softmax_row([None, 0.0, t * 0.6]), abs=1e-6)
+@pytest.mark.parametrize("placeholder", ["mean", "zero", "none"])
+def test_eq_2_assignment_matrix(placeholder):
+    assoc = association_matrix(FEATURES, placeholder)
+    expected = paper_assignment(FEATURES.tolist(), placeholder)
+    assert assoc.shape == (5, 6 if placeholder != "none" else 5)
+    np.testing.assert_allclose(assoc.numpy(), expected, atol=1e-6)
     with pytest.raises(ValueError, match="placeholder"):
-        association_matrix(features, "median")
+        association_matrix(FEATURES, "median")
 
 
 def test_association_matrix_with_one_object():
-    # no off-diagonal entry: the placeholder is 0 and takes all the mass
+    # no off-diagonal entry: the placeholder is 0 (ours) and takes all the mass
     assert association_matrix(torch.tensor([[1.0, 2.0]]), "mean").tolist() == [[0.0, 1.0]]
     # no placeholder: the lone row has no candidate at all and no probability
     assert association_matrix(torch.tensor([[1.0, 2.0]]), "none").tolist() == [[0.0]]
 
 
 def test_placeholder_mean_is_detached():
-    features = torch.cat([FRAME1, FRAME2]).requires_grad_()
+    # ours (the paper is silent): the dynamic mean is a data-dependent threshold, no gradient
+    features = FEATURES.clone().requires_grad_()
     association_matrix(features, "mean")[:, -1].sum().backward()
-    # only the placeholder's normaliser depends on the features, not its logit
-    with_value = torch.cat([FRAME1, FRAME2]).requires_grad_()
-    sim = similarity_matrix(with_value)
-    off = sim[~torch.eye(3, dtype=torch.bool)]
-    logits = torch.cat([sim, off.mean().detach().expand(3, 1)], 1) * 2 * math.log(5)
-    torch.softmax(logits, 1)[:, -1].sum().backward()
-    assert torch.allclose(features.grad, with_value.grad)
+    with_value = FEATURES.clone().requires_grad_()
+    unit = with_value / with_value.norm(dim=1, keepdim=True)
+    cos = unit @ unit.T
+    off = ~torch.eye(5, dtype=torch.bool)
+    logits = torch.cat([cos.masked_fill(~off, -math.inf), cos[off].mean().detach().expand(5, 1)], 1)
+    torch.softmax(logits * 2 * math.log(7), 1)[:, -1].sum().backward()
+    assert torch.allclose(features.grad, with_value.grad, atol=1e-6)
 
 
-def test_intra_frame_term_by_hand():
-    assert intra_frame_term(M, 2).item() == pytest.approx(0.1 + 0.2)  # row 2 has no other object in frame 2
-    assert intra_frame_term(M, 1).item() == pytest.approx(0.5 + 0.4)  # frame 2 = rows 1, 2: M[1,2] + M[2,1]
+# ---- Eq. 3-7 on the hand-made M' ----
+
+@pytest.mark.parametrize("n1", [1, 2, 3])
+def test_eq_3_intra_frame_term_sums_i_less_than_j_within_each_frame(n1):
+    # n1 = 2: M[0][1] + M[2][3] = 0.1 + 0.05 (not M[1][0] nor M[3][2])
+    assert intra_frame_term(as_tensor(M4), n1).item() == pytest.approx(paper_intra(M4, n1)), \
+        f"Eq. 3 with N1 = {n1}"
 
 
-def test_inter_frame_margin_term_by_hand():
-    # candidates: row 0 {0.6, 0.3}, row 1 {0.5, 0.3}, row 2 {0.3, 0.4, 0.3}
-    expected = (0.5 - 0.3) + (0.5 - 0.2) + (0.5 - 0.1)
-    assert inter_frame_term(M, 2, 0.5).item() == pytest.approx(expected)
-    assert inter_frame_term(M, 2, 0.05).item() == 0.0  # every winner is clear by more than 0.05
+@pytest.mark.parametrize("margin", [0.5, 0.05, 0.9])
+def test_eq_4_inter_frame_margin_over_each_row(margin):
+    # margin 0.5: row 0 only (0.2 + 0.5 - 0.6); margin 0.05: none; margin 0.9: every row
+    assert inter_frame_term(as_tensor(M4), 2, margin).item() == pytest.approx(paper_inter(M4, 2, margin)), \
+        f"Eq. 4 with m = {margin}"
 
 
-def test_inter_frame_margin_term_with_one_candidate_and_none():
-    no_placeholder = torch.tensor([[0.0, 0.3, 0.7], [0.4, 0.0, 0.6], [0.5, 0.5, 0.0]])
-    # rows 0, 1 have one candidate (v2 = 0); row 2 two equal ones
-    assert inter_frame_term(no_placeholder, 2, 0.9).item() == pytest.approx((0.9 - 0.7) + (0.9 - 0.6) + 0.9)
-    # frame 2 empty and no placeholder: no candidate, no term
-    assert inter_frame_term(torch.tensor([[0.0, 1.0], [1.0, 0.0]]), 2, 0.5).item() == 0.0
+@pytest.mark.parametrize("n1", [1, 2, 3])
+def test_eq_5_cycle_term_is_the_asymmetry_between_the_frames(n1):
+    # n1 = 2: |0.75 - 0.6| + |0.05 - 0.05| + |0.1 - 0.2| + |0.02 - 0.05| = 0.28
+    assert cycle_term(as_tensor(M4), n1).item() == pytest.approx(paper_cycle(M4, n1)), f"Eq. 5 with N1 = {n1}"
 
 
-def test_cycle_term_by_hand():
-    # A = [[.6], [.5]], B = [[.3, .4]]: AB = [[.18, .24], [.15, .20]], BA = [[.38]]
-    assert cycle_term(M, 2).item() == pytest.approx(0.24 + 0.15)
+def test_eq_5_cycle_term_of_a_uniform_assignment_is_zero():
+    uniform = [[0.0 if i == j else 0.25 for j in range(5)] for i in range(4)]
+    assert paper_cycle(uniform, 2) == 0.0
+    assert cycle_term(as_tensor(uniform), 2).item() == pytest.approx(0.0), "Eq. 5 of a uniform M'"
+
+
+def test_round_trip_option_is_the_off_diagonal_mass_of_the_two_way_products():
+    # ours: the "round_trip" option, A = M[frame t-1, frame t], B = M[frame t, frame t-1]
+    a, b = np.asarray(M4)[:2, 2:4], np.asarray(M4)[2:, :2]
+    expected = sum(x.sum() - np.trace(x) for x in (a @ b, b @ a))
+    assert round_trip_term(as_tensor(M4), 2).item() == pytest.approx(expected)
+
+
+def test_eq_7_negative_term():
+    assert negative_term(as_tensor(M4)).item() == pytest.approx(paper_negative(M4)), "Eq. 7"
+    value = negative_pair_loss(FEATURES[:2], FEATURES[2:], "mean")
+    assert value.item() == pytest.approx(paper_negative(paper_assignment(FEATURES.tolist())) / 5, rel=1e-5)
+    with pytest.raises(ValueError, match="placeholder"):
+        negative_pair_loss(FEATURES[:2], FEATURES[2:], "none")
 
 
 def test_birth_and_death_are_free_to_go_to_the_placeholder():
-    # frame 1: a, b; frame 2: a' only (b left). Columns a, b, a', placeholder.
-    b_to_placeholder = torch.tensor([[0.0, 0.0, 1.0, 0.0], [0.0, 0.0, 0.0, 1.0], [1.0, 0.0, 0.0, 0.0]])
-    b_to_a = torch.tensor([[0.0, 0.0, 1.0, 0.0], [0.0, 0.0, 1.0, 0.0], [1.0, 0.0, 0.0, 0.0]])
+    # frame t-1: a, b; frame t: a' only (b left). Columns a, b, a', placeholder.
+    b_to_placeholder = [[0.0, 0.0, 1.0, 0.0], [0.0, 0.0, 0.0, 1.0], [1.0, 0.0, 0.0, 0.0]]
+    b_to_a = [[0.0, 0.0, 1.0, 0.0], [0.0, 0.0, 1.0, 0.0], [1.0, 0.0, 0.0, 0.0]]
 
-    def total(assoc):
-        return intra_frame_term(assoc, 2) + inter_frame_term(assoc, 2, 0.5) + cycle_term(assoc, 2)
-    assert total(b_to_placeholder).item() == 0.0
-    assert total(b_to_a).item() == pytest.approx(1.0)  # a -> a' -> a and b -> a' -> a: one wrong return
+    def terms(m):
+        return intra_frame_term(as_tensor(m), 2) + inter_frame_term(as_tensor(m), 2, 0.5) + cycle_term(as_tensor(m), 2)
+    assert terms(b_to_placeholder).item() == 0.0
+    assert terms(b_to_a).item() == pytest.approx(1.0)  # Eq. 5: |M[2][1] - M[1][2]| = 1
     # with embeddings: b orthogonal to a' scores lower than b close to a'
     a, a_moved = torch.tensor([[1.0, 0.0, 0.0]]), torch.tensor([[0.99, 0.1, 0.0]])
     gone = positive_pair_losses(torch.cat([a, torch.tensor([[0.0, 0.0, 1.0]])]), a_moved)
@@ -149,22 +243,11 @@ def test_birth_and_death_are_free_to_go_to_the_placeholder():
     assert sum(gone.values()) < sum(confused.values())
 
 
-def test_positive_pair_losses_are_the_terms_over_n():
-    losses = positive_pair_losses(FRAME1, FRAME2, "mean", 0.5)
-    assoc = association_matrix(torch.cat([FRAME1, FRAME2]), "mean")
-    assert losses["intra"].item() == pytest.approx(intra_frame_term(assoc, 2).item() / 3)
-    assert losses["inter"].item() == pytest.approx(inter_frame_term(assoc, 2, 0.5).item() / 3)
-    assert losses["cycle"].item() == pytest.approx(cycle_term(assoc, 2).item() / 3)
-
-
-def test_negative_term_by_hand():
-    assoc = torch.tensor([[0.0, 0.2, 0.5, 0.3], [0.1, 0.0, 0.1, 0.8], [0.3, 0.3, 0.0, 0.4]])
-    assert negative_term(assoc).item() == pytest.approx(0.7 + 0.2 + 0.6)
-    value = negative_pair_loss(FRAME1, FRAME2, "mean")
-    assoc = association_matrix(torch.cat([FRAME1, FRAME2]), "mean")
-    assert value.item() == pytest.approx((3 - assoc[:, -1].sum().item()) / 3)
-    with pytest.raises(ValueError, match="placeholder"):
-        negative_pair_loss(FRAME1, FRAME2, "none")
+@pytest.mark.parametrize("placeholder", ["mean", "zero", "none"])
+def test_eq_6_positive_pair_loss(placeholder):
+    losses = positive_pair_losses(FEATURES[:2], FEATURES[2:], placeholder, 0.5)
+    assert sum(losses.values()).item() == pytest.approx(
+        paper_positive(FEATURES[:2].tolist(), FEATURES[2:].tolist(), 0.5, placeholder), rel=1e-5), "Eq. 6"
 
 
 def test_negative_pairs_of_a_batch():
@@ -177,22 +260,26 @@ def test_negative_pairs_of_a_batch():
     assert negative_pairs(images) == [(2, 4), (4, 0)]  # without a video id: the same file is no negative
 
 
-def test_module_mixes_positive_and_negative_terms_with_the_ratio():
+def test_eq_8_module_weights_positive_and_negative_pairs_by_their_shares():
     torch.manual_seed(0)
     embeddings = [torch.randn(n, 4) for n in (3, 2, 2, 2, 0, 0)]  # the last pair has no object
     inputs = frame_inputs(["v0", "v1", "v2"])
-    loss = UnsupervisedIDLoss(placeholder="mean", margin=0.5, negative_ratio=0.25)
-    out = loss(embeddings, targets_for(embeddings), None, inputs)
+    out = UnsupervisedIDLoss(placeholder="mean", margin=0.5, negative_ratio=0.25)(
+        embeddings, targets_for(embeddings), None, inputs)
     assert set(out) == {"loss_id_intra", "loss_id_inter", "loss_id_cycle", "loss_id_negative"}
-    pairs = [positive_pair_losses(embeddings[k], embeddings[k + 1], "mean", 0.5) for k in (0, 2)]
-    for name in ("intra", "inter", "cycle"):  # Eq. 6: averaged over the pairs with objects
-        assert out[f"loss_id_{name}"].item() == pytest.approx((pairs[0][name] + pairs[1][name]).item() / 2)
-    # Eq. 8: negatives (0, 2), (2, 4), (4, 0); (2, 4) and (4, 0) have the objects of one image only
-    negatives = [negative_pair_loss(embeddings[i], embeddings[j]) for i, j in ((0, 2), (2, 4), (4, 0))]
-    assert out["loss_id_negative"].item() == pytest.approx(0.25 * sum(negatives).item() / 3)
+    e = [x.tolist() for x in embeddings]
+    # L_pos: Eq. 6 averaged over the positive pairs with objects (pairs 0 and 1)
+    positive = (paper_positive(e[0], e[1]) + paper_positive(e[2], e[3])) / 2
+    # L_neg: Eq. 7 over N, averaged over the negative pairs (0, 2), (2, 4), (4, 0)
+    negative = sum(paper_negative(paper_assignment(e[i] + e[j])) / (len(e[i]) + len(e[j]))
+                   for i, j in ((0, 2), (2, 4), (4, 0))) / 3
+    # Eq. 8: N_pos / (N_pos + N_neg) L_pos + N_neg / (N_pos + N_neg) L_neg with N_neg / N_pos = 0.25
+    assert total(out) == pytest.approx(positive / 1.25 + 0.25 * negative / 1.25, rel=1e-5), "Eq. 8"
+    # without negative pairs (ratio 0, or a single pair), L_id = L_pos
     no_negatives = UnsupervisedIDLoss(negative_ratio=0.0)(embeddings, targets_for(embeddings), None, inputs)
-    assert no_negatives["loss_id_negative"].item() == 0.0
-    assert no_negatives["loss_id_cycle"].item() == pytest.approx(out["loss_id_cycle"].item())
+    assert total(no_negatives) == pytest.approx(positive, rel=1e-5)
+    alone = UnsupervisedIDLoss()(embeddings[:2], targets_for(embeddings[:2]), None, frame_inputs(["v0"]))
+    assert total(alone) == pytest.approx(paper_positive(e[0], e[1]), rel=1e-5)
 
 
 def test_module_with_no_object_returns_zeros_with_a_graph():
@@ -207,11 +294,11 @@ def test_none_placeholder_option():
     with pytest.raises(ValueError, match="PLACEHOLDER"):
         UnsupervisedIDLoss(placeholder="median")
     loss = UnsupervisedIDLoss(placeholder="none", negative_ratio=0.0)
-    embeddings = [FRAME1, FRAME2, torch.tensor([[1.0, 1.0]]), torch.zeros(0, 2)]
+    embeddings = [FEATURES[:2], FEATURES[2:], torch.tensor([[1.0, 1.0, 0.0]]), torch.zeros(0, 3)]
     out = loss(embeddings, targets_for(embeddings), None, frame_inputs(["v0", "v1"]))
-    first = positive_pair_losses(FRAME1, FRAME2, "none", 0.5)  # the lone object's pair gives zeros
-    for name in ("intra", "inter", "cycle"):
-        assert out[f"loss_id_{name}"].item() == pytest.approx(first[name].item() / 2)
+    # the lone object of the second pair has no candidate at all: that pair gives 0
+    expected = paper_positive(FEATURES[:2].tolist(), FEATURES[2:].tolist(), 0.5, "none") / 2
+    assert total(out) == pytest.approx(expected, rel=1e-5)
     assert out["loss_id_negative"].item() == 0.0
 
 
@@ -239,12 +326,13 @@ def test_batch_without_pairs_raises():
 
 def test_built_from_config_and_backpropagates():
     cfg = add_mot_config(get_cfg())
-    assert cfg.MODEL.ONE_SHOT.ID_LOSS.UNSUPERVISED.PLACEHOLDER == "mean"
-    assert cfg.MODEL.ONE_SHOT.ID_LOSS.UNSUPERVISED.MARGIN == 0.5
-    assert cfg.MODEL.ONE_SHOT.ID_LOSS.UNSUPERVISED.NEGATIVE_RATIO == 0.25
+    unsupervised = cfg.MODEL.ONE_SHOT.ID_LOSS.UNSUPERVISED
+    # Sec. 3.1.1: m = 0.5, p the dynamic mean; Sec. 3.1.2: N_neg / N_pos = 0.25; Eq. 5
+    assert (unsupervised.PLACEHOLDER, unsupervised.MARGIN, unsupervised.NEGATIVE_RATIO, unsupervised.CYCLE) == (
+        "mean", 0.5, 0.25, "difference")
     cfg.MODEL.ONE_SHOT.ID_LOSS.NAME = "UnsupervisedIDLoss"
     loss = ID_LOSS_REGISTRY.get(cfg.MODEL.ONE_SHOT.ID_LOSS.NAME)(cfg, cfg.MODEL.ONE_SHOT.EMBED_DIM)
-    assert (loss.placeholder, loss.margin, loss.negative_ratio) == ("mean", 0.5, 0.25)
+    assert (loss.placeholder, loss.margin, loss.negative_ratio, loss.cycle) == ("mean", 0.5, 0.25, "difference")
     torch.manual_seed(2)
     embeddings = [torch.randn(n, 16, requires_grad=True) for n in (3, 2, 2, 3)]
     out = loss(embeddings, targets_for(embeddings), None, frame_inputs(["v0", "v1"]))
@@ -253,9 +341,16 @@ def test_built_from_config_and_backpropagates():
     sum(out.values()).backward()
     for e in embeddings:
         assert torch.isfinite(e.grad).all() and e.grad.abs().sum() > 0
-    cfg.MODEL.ONE_SHOT.ID_LOSS.UNSUPERVISED.PLACEHOLDER = "max"
-    with pytest.raises(ValueError, match="PLACEHOLDER"):
-        ID_LOSS_REGISTRY.get("UnsupervisedIDLoss")(cfg, 16)
+    cfg.MODEL.ONE_SHOT.ID_LOSS.UNSUPERVISED.CYCLE = "round_trip"
+    variant = ID_LOSS_REGISTRY.get("UnsupervisedIDLoss")(cfg, 16)
+    m = association_matrix(torch.cat(embeddings[:2]).detach(), "mean")
+    assert variant(embeddings, targets_for(embeddings), None, frame_inputs(["v0", "v1"]))[
+        "loss_id_cycle"].item() > 0 and round_trip_term(m, 3).item() != cycle_term(m, 3).item()
+    for key, value in (("PLACEHOLDER", "max"), ("CYCLE", "loop")):
+        cfg.MODEL.ONE_SHOT.ID_LOSS.UNSUPERVISED[key] = value
+        with pytest.raises(ValueError, match=key):
+            ID_LOSS_REGISTRY.get("UnsupervisedIDLoss")(cfg, 16)
+        cfg = add_mot_config(get_cfg())
 
 
 def test_identity_preserving_pair_beats_a_collapsed_one():
@@ -264,10 +359,11 @@ def test_identity_preserving_pair_beats_a_collapsed_one():
     preserving = [identities, identities + 0.05 * torch.randn(4, 8)]
     collapsed = [torch.ones(4, 8), torch.ones(4, 8)]
     loss = UnsupervisedIDLoss(negative_ratio=0.0)
-    good = sum(loss(preserving, targets_for(preserving), None, frame_inputs(["v0"])).values()).item()
-    bad = sum(loss(collapsed, targets_for(collapsed), None, frame_inputs(["v0"])).values()).item()
-    # collapsed: uniform rows of 1/8: intra 3/8, inter 0.5, cycle 2 * 12/16 / 8
-    assert bad == pytest.approx(3 / 8 + 0.5 + 1.5 / 8, rel=1e-5)
+    good = total(loss(preserving, targets_for(preserving), None, frame_inputs(["v0"])))
+    bad = total(loss(collapsed, targets_for(collapsed), None, frame_inputs(["v0"])))
+    # collapsed: every row of M' uniform (1/8) off the diagonal: intra 12 / 8, inter 8 * 0.5, cycle 0
+    assert bad == pytest.approx(paper_positive(collapsed[0].tolist(), collapsed[1].tolist()), rel=1e-5)
+    assert bad == pytest.approx((12 / 8 + 4.0) / 8, rel=1e-5)
     assert good < 0.1 * bad
 
 
@@ -313,3 +409,28 @@ def test_the_loss_alone_teaches_an_embedding_to_match_objects_across_views():
     after = matching_accuracy(embed, seed=1)
     # random projections keep the nuisance (measured 0.25); the loss learns to drop it (0.997)
     assert before < 0.5 and after > 0.95
+
+
+def test_outrack_paper_config_has_the_stated_constants():
+    cfg = add_mot_config(get_cfg())
+    cfg.merge_from_file("configs/OUTrack/outrack_DLA34.yaml")
+    one_shot = cfg.MODEL.ONE_SHOT
+    # Sec. 4.1: "The dimension D of Re-ID feature is set to 256"
+    assert one_shot.EMBED_DIM == 256, "Sec. 4.1: D = 256"
+    # Sec. 3.1.1-3.1.2: m = 0.5, p the dynamic mean, Eq. 5; N_neg / N_pos = 0.25
+    unsupervised = one_shot.ID_LOSS.UNSUPERVISED
+    assert (one_shot.ID_LOSS.NAME, unsupervised.PLACEHOLDER, unsupervised.MARGIN, unsupervised.NEGATIVE_RATIO,
+            unsupervised.CYCLE) == ("UnsupervisedIDLoss", "mean", 0.5, 0.25, "difference")
+    # Eq. 9: tau = 0.7; Sec. 4.1: 3x3 conv to 256 channels, L_occ weighted 0.5; Eq. 12: alpha 2, beta 4
+    occlusion = one_shot.OCCLUSION
+    assert (occlusion.ENABLED, occlusion.OVERLAP_THRESHOLD, occlusion.HEAD_CONV, occlusion.LOSS_WEIGHT) == (
+        True, 0.7, 256, 0.5)
+    assert (one_shot.FOCAL_ALPHA, one_shot.FOCAL_BETA) == (2.0, 4.0)
+    # Sec. 4.1: Adam, initial learning rate 1e-4; positive pairs "randomly sampled from
+    # consecutive 20 frames" (two frames of a run of 20 are at most 19 apart)
+    assert (cfg.SOLVER.OPTIMIZER, cfg.SOLVER.BASE_LR) == ("ADAM", 1e-4)
+    # "trained for 30 epochs": of the 2,664 frames of mot17_train_half, one pair per frame
+    assert cfg.SOLVER.MAX_ITER * cfg.SOLVER.IMS_PER_BATCH / 2664 == pytest.approx(30, abs=0.01)
+    assert (cfg.INPUT.TRAIN_MAPPER, cfg.INPUT.PAIR.MAX_FRAMES) == ("VideoPairMapper", 19)
+    # Sec. 4.4: "A higher detection confidence (0.5) is used in OTrack_fm"
+    assert (cfg.TRACKER.NAME, list(cfg.TRACKER.PARAMS)) == ("outrack", ["det_threshold=0.5"])

@@ -1,5 +1,8 @@
-"""DMTrack's long-term tracker: the three target selections (Top-1, position constraint,
-re-id association) on hand-made per-frame candidate records."""
+"""DMTrack's long-term tracker: the target selections of Table 1 (Top-1, position
+constraint, re-id association) and our position prior on hand-made per-frame candidate
+records."""
+import math
+
 import numpy as np
 import pytest
 
@@ -52,7 +55,7 @@ def test_top1_reports_the_best_candidate_and_absence():
     assert len(tracker.update(Detections([[0, 0, 10, 10]], [0.03]))) == 0  # below min_score
 
 
-def test_position_prior_by_hand():
+def test_position_prior_by_hand():  # ours: "position_prior"
     # Last target 40 x 40 centred at (120, 120): size 40. Near: centre (130, 120), d = 0.25;
     # far: centre (320, 120), d = 5. With sigma = 1: 0.8 exp(-0.25^2 / 2) = 0.77539 and
     # 0.9 exp(-12.5) = 3.3541e-06; with sigma = 20: 0.8 exp(-0.25^2 / 800) = 0.79994 and
@@ -63,10 +66,70 @@ def test_position_prior_by_hand():
     np.testing.assert_allclose(position_scores(boxes, scores, last, 20.0), [0.79994, 0.87231], rtol=1e-4)
 
 
+def paper_position_constraint(candidates, last_box, top=5):
+    """Table 1 "PC", Sec. 4.2, DMTrack: "choose the object which is closest to last frame
+    prediction among top 5 candidates". Closest: the smallest distance between box
+    centres (the sentence names no measure; the centre distance is the plain one).
+    ``candidates``: (box, score) pairs; returns the chosen pair, None without candidates."""
+    def centre(box):
+        return ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
+
+    top_candidates = sorted(candidates, key=lambda c: -c[1])[:top]
+    if not top_candidates:
+        return None
+    return min(top_candidates, key=lambda c: math.dist(centre(c[0]), centre(last_box)))
+
+
+def test_position_constraint_is_the_closest_of_the_top5_to_the_last_prediction():
+    # Frame 2, last prediction [100, 100, 140, 140] (the start): the closest candidate of all
+    # is ranked 6th, the closest of the top 5 is the weakest of them. Frame 3: the last
+    # prediction is frame 2's choice. Frame 4: no candidate, absent. Frame 5: the last
+    # prediction is still frame 3's ("last frame prediction" read as the last reported box).
+    # No two candidates overlap, so NMS keeps all of them.
+    start = [100.0, 100, 140, 140]
+    frames = [
+        [([380.0, 100, 420, 140], 0.95), ([280.0, 100, 320, 140], 0.9), ([100.0, 280, 140, 320], 0.85),
+         ([180.0, 100, 220, 140], 0.8), ([141.0, 100, 181, 140], 0.1), ([100.0, 80, 140, 120], 0.07)],
+        [([100.0, 100, 140, 140], 0.9), ([150.0, 100, 190, 140], 0.5), ([600.0, 0, 640, 40], 0.99)],
+        [],
+        [([150.0, 150, 190, 190], 0.6), ([0.0, 0, 40, 40], 0.97), ([170.0, 100, 210, 140], 0.4)],
+    ]
+    tracker = build_tracker("longterm", selection="position")
+    tracker.start(start)
+    last = start
+    for candidates in frames:
+        out = tracker.update(Detections(np.reshape([c[0] for c in candidates], (-1, 4)), [c[1] for c in candidates]))
+        chosen = paper_position_constraint(candidates, last)
+        if chosen is None:
+            assert len(out) == 0
+            continue
+        np.testing.assert_allclose(reported_box(out), chosen[0], err_msg="PC: the closest of the top 5")
+        assert out.scores.tolist() == [chosen[1]]
+        last = chosen[0]
+
+
+def test_position_constraint_counts_the_top5_after_nms():
+    # The top 5 of the "group of interests" that NMS leaves (Sec. 3.5): the duplicate of the
+    # best candidate (IoU 0.82) is dropped, so the candidate closest to the last prediction,
+    # 6th by score, becomes 5th and is chosen.
+    far = [[300.0 + 50 * k, 0, 340 + 50 * k, 40] for k in range(4)]
+    duplicate = [304.0, 0, 344, 40]
+    near = [100.0, 100, 140, 140]
+    tracker = build_tracker("longterm", selection="position")
+    tracker.start([100.0, 100, 140, 140])
+    out = tracker.update(Detections(far + [duplicate, near], [0.9, 0.8, 0.7, 0.6, 0.85, 0.5]))
+    np.testing.assert_allclose(reported_box(out), near)
+    assert out.scores.tolist() == [0.5]
+    tracker = build_tracker("longterm", selection="position", position_candidates=4)
+    tracker.start([100.0, 100, 140, 140])
+    np.testing.assert_allclose(reported_box(tracker.update(Detections(far + [duplicate, near], [0.9, 0.8, 0.7, 0.6,
+                                                                                                  0.85, 0.5]))), far[0])
+
+
 @pytest.mark.parametrize("sigma, chosen", [(1.0, 0), (20.0, 1)])
 def test_position_prefers_a_slightly_weaker_candidate_next_to_the_target(sigma, chosen):
     boxes, scores = [[110.0, 100, 150, 140], [300, 100, 340, 140]], [0.8, 0.9]
-    tracker = build_tracker("longterm", selection="position", position_sigma=sigma)
+    tracker = build_tracker("longterm", selection="position_prior", position_sigma=sigma)
     tracker.start([100.0, 100, 140, 140])
     out = tracker.update(Detections(boxes, scores))
     np.testing.assert_allclose(reported_box(out), boxes[chosen])
@@ -75,7 +138,7 @@ def test_position_prefers_a_slightly_weaker_candidate_next_to_the_target(sigma, 
 
 @pytest.mark.parametrize("nms_iou, chosen", [(0.5, 1), (0.7, 0)])
 def test_position_keeps_the_last_position_while_absent_and_nms_comes_first(nms_iou, chosen):
-    tracker = build_tracker("longterm", selection="position", nms_iou=nms_iou)
+    tracker = build_tracker("longterm", selection="position_prior", nms_iou=nms_iou)
     tracker.start([100.0, 100, 140, 140])
     assert len(tracker.update(Detections([[110.0, 100, 150, 140]], [0.2]))) == 0  # < position_min_score
     # Still anchored at the start box (centre (120, 120), size 40): the prior alone prefers the
@@ -134,6 +197,20 @@ def test_reid_redetects_the_target_far_away_and_never_adopts_a_coexisting_lookal
     assert tracker.target_track != first_tracklet and first_tracklet not in tracker.association.pool.ids
 
 
+def test_reid_links_with_the_three_clues_of_fairmot():
+    # Sec. 3.5: "appearance information (re-id features), position information (IoU between
+    # adjacent frames) and motion information (Kalman Filter)", as FairMOT [40].
+    tracker = build_tracker("longterm")
+    tracker.start(START, TARGET)
+    run(tracker, [frame((START, 0.9, TARGET))] * 4)
+    # appearance fails (cosine distance 1 to the template), IoU 0.9 to the last box: IoU links
+    moved = [102.0, 100, 142, 180]
+    assert overlap(reported_box(tracker.update(frame((moved, 0.9, OTHER)))), moved) > 0.95  # the filtered box
+    # the same appearance far beyond the Kalman filter's gate is not the target's tracklet
+    jump = [600.0, 400, 640, 480]
+    assert len(tracker.update(frame((jump, 0.9, TARGET)))) == 0
+
+
 @pytest.mark.parametrize("gap, track_buffer, delay", [(3, 5, 0), (15, 5, 1), (15, 30, 0)])
 def test_reid_refinds_the_target_after_its_tracklet_expired(gap, track_buffer, delay):
     # Within the buffer the lost tracklet itself is matched again on reappearance; after it
@@ -182,12 +259,13 @@ def test_registry_builds_with_the_video_frame_rate_and_string_overrides():
     assert isinstance(tracker, LongTermTracker) and isinstance(tracker.params, LongTermParams)
     assert (tracker.params.selection, tracker.params.frame_rate) == ("top1", 25.0)
     strings = parse_param_strings(["position_sigma=2", "redetect_distance=0.2", "det_threshold=0.5",
-                                   "track_buffer=60", "selection=position"])
+                                   "track_buffer=60", "selection=position_prior", "position_candidates=3"])
     params = build_tracker("longterm", **strings).params
     assert (params.position_sigma, params.redetect_distance, params.det_threshold, params.track_buffer,
-            params.selection) == (2.0, 0.2, 0.5, 60, "position")
+            params.selection, params.position_candidates) == (2.0, 0.2, 0.5, 60, "position_prior", 3)
     defaults = LongTermParams()
     assert (defaults.selection, defaults.nms_iou, defaults.min_score, defaults.det_threshold) == (
         "reid", 0.5, 0.05, 0.3)
+    assert defaults.position_candidates == 5  # Sec. 4.2: PC's "top 5 candidates"
     with pytest.raises(ValueError, match="unknown parameter"):
         build_tracker("longterm", sigma=2)

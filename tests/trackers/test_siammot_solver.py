@@ -1,4 +1,8 @@
-"""SiamMOT's online solver on hand-made frames."""
+"""SiamMOT's online solver (Sec. 3.4 and 4.2, SiamMOT) on hand-made frames.
+
+Each test quotes the rule of the paper it checks; the expected tracks follow from that
+rule by hand.
+"""
 import numpy as np
 import pytest
 
@@ -17,57 +21,142 @@ def frame(dets=(), det_scores=(), tracks=None, classes=None):
                       None if classes is None else np.array(classes), extras=extras)
 
 
+def iou(a, b):
+    """Intersection over union of two x1, y1, x2, y2 boxes."""
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
 A, B = [10, 10, 30, 50], [100, 10, 120, 50]
 
 
 def test_birth_above_beta_and_continuation_above_alpha():
+    # Sec. 3.4: "1) a trajectory is continued if its visibility confidence is above alpha;
+    # 2) a trajectory is born if there is a non-matched detection and its confidence is
+    # above beta" (Sec. 4.2: alpha = 0.4, beta = 0.6).
     solver = build_tracker("siammot")
-    out = solver.update(frame([A, B], [0.9, 0.55]))  # B is below beta = 0.6
+    out = solver.update(frame([A, B], [0.9, 0.55]))  # B is below beta
     assert out.track_ids.tolist() == [1]
     moved = [12, 10, 32, 50]
     out = solver.update(frame([moved, B], [0.9, 0.9], {1: (moved, 0.8)}))
-    # track 1 continues (v 0.8 > alpha); its detection (IoU 1) is suppressed; B is born
+    # track 1 continues (v 0.8 > alpha) at its propagated box; its detection is suppressed
     assert out.track_ids.tolist() == [1, 2]
     np.testing.assert_allclose(out.boxes[0], moved)
-
-
-def test_dormant_tracks_resume_and_die_after_tau():
-    solver = build_tracker("siammot", max_dormant=3)
-    solver.update(frame([A], [0.9]))
-    for _ in range(3):  # low visibility: dormant, not reported, still propagated
-        assert len(solver.update(frame([], [], {1: (A, 0.3)}))) == 0
-    assert solver.live_tracks().track_ids.tolist() == [1]
-    out = solver.update(frame([], [], {1: (A, 0.9)}))  # found again within tau
+    out = solver.update(frame([], [], {1: (moved, 0.41), 2: (B, 0.39)}))  # just above / below alpha
     assert out.track_ids.tolist() == [1]
-    for _ in range(4):
-        solver.update(frame([], [], {1: (A, 0.1)}))
-    assert len(solver.live_tracks()) == 0  # dormant for more than tau frames
+
+
+def test_detections_matching_any_tracked_instance_are_suppressed():
+    # Sec. 3.4: "detections that spatially match (IOU >= 0.5) to any tracked instance are
+    # suppressed and thus removed" -- any tracked instance, also one whose visibility is
+    # below alpha this frame or a dormant one.
+    wide = [0, 0, 30, 10]
+    half = [10, 0, 40, 10]  # IoU exactly 0.5 with `wide`
+    apart = [11, 0, 41, 10]  # IoU just below 0.5
+    assert iou(wide, half) == 0.5 and iou(wide, apart) < 0.5
+    solver = build_tracker("siammot")
+    solver.update(frame([wide], [0.9]))
+    # track 1's visibility falls below alpha: it is not continued, yet its propagated
+    # box suppresses the detection on it, which starts no second track
+    out = solver.update(frame([half], [0.9], {1: (wide, 0.2)}))
+    assert len(out) == 0 and solver.live_tracks().track_ids.tolist() == [1]
+    # dormant now (below alpha last frame): it still suppresses a detection at IoU 0.5
+    out = solver.update(frame([half], [0.9], {1: (wide, 0.1)}))
+    assert len(out) == 0 and solver.live_tracks().track_ids.tolist() == [1]
+    # a detection below IoU 0.5 with it is not a match: it starts a track
+    out = solver.update(frame([apart], [0.9], {1: (wide, 0.1)}))
+    assert out.track_ids.tolist() == [2]
+
+
+def test_active_tracks_win_the_nms_over_dormant_tracks():
+    # Sec. 3.4 applies "a standard IOU-based NMS" to the tracker's outputs; the paper does
+    # not order active and dormant tracks. The authors' solver ranks active tracks before
+    # dormant ones (it adds 1 to the scores of active tracks before one NMS), so a dormant
+    # track whose propagated box lands on an active one stays dormant.
+    solver = build_tracker("siammot")
+    solver.update(frame([A, B], [0.9, 0.9]))
+    solver.update(frame([], [], {1: (A, 0.9), 2: (B, 0.1)}))  # track 2 dormant
+    out = solver.update(frame([], [], {1: (A, 0.5), 2: (A, 0.95)}))
+    assert out.track_ids.tolist() == [1]
+    assert solver.live_tracks().track_ids.tolist() == [1, 2]
+
+
+def test_dormant_tracks_resume_above_the_resume_threshold():
+    # Sec. 3.4, "Short occlusion handling": dormant tracks are searched "to check whether
+    # they can be re-instated". The paper gives no separate threshold; the authors'
+    # solver re-instates a dormant track whose score reaches RESUME_TRACK_THRESH = 0.4,
+    # alpha's value.
+    solver = build_tracker("siammot")
+    solver.update(frame([A], [0.9]))
+    solver.update(frame([], [], {1: (A, 0.2)}))  # dormant
+    out = solver.update(frame([], [], {1: (A, 0.5)}))
+    assert out.track_ids.tolist() == [1]
+    solver = build_tracker("siammot", resume_threshold=0.7)
+    solver.update(frame([A], [0.9]))
+    solver.update(frame([], [], {1: (A, 0.2)}))
+    assert len(solver.update(frame([], [], {1: (A, 0.5)}))) == 0  # above alpha, below 0.7
+    assert solver.update(frame([], [], {1: (A, 0.8)})).track_ids.tolist() == [1]
+
+
+@pytest.mark.parametrize("tau", [1, 3, 30])
+def test_a_track_below_alpha_for_tau_consecutive_frames_is_killed(tau):
+    # Sec. 3.4: "3) a trajectory is killed if its visibility confidence is below alpha
+    # for consecutive tau frames"; Sec. 5: with tau = 1 "the trajectory is killed
+    # immediately if it is unseen". Sec. 4.2: tau = 30.
+    solver = build_tracker("siammot", max_dormant=tau)
+    solver.update(frame([A], [0.9]))
+    for below in range(1, tau):
+        solver.update(frame([], [], {1: (A, 0.3)}))
+        assert solver.live_tracks().track_ids.tolist() == [1], f"killed after {below} of {tau} frames"
+    solver.update(frame([], [], {1: (A, 0.3)}))
+    assert len(solver.live_tracks()) == 0, f"alive after {tau} consecutive frames below alpha"
+    # a frame above alpha starts the count again
+    solver = build_tracker("siammot", max_dormant=tau)
+    solver.update(frame([A], [0.9]))
+    for _ in range(3):
+        for _ in range(tau - 1):
+            solver.update(frame([], [], {1: (A, 0.3)}))
+        assert solver.update(frame([], [], {1: (A, 0.9)})).track_ids.tolist() == [1]
+    with pytest.raises(ValueError, match="max_dormant"):
+        build_tracker("siammot", max_dormant=0)
+
+
+def test_default_constants_are_the_papers():
+    # Sec. 4.2: "alpha = 0.4 and ... beta = 0.6 ... tau = 30 frames"; Sec. 3.4: IoU >= 0.5.
+    params = build_tracker("siammot").params
+    assert (params.continue_threshold, params.start_threshold, params.max_dormant) == (0.4, 0.6, 30)
+    assert params.suppress_iou == 0.5
+    assert not params.resume_with_detections and not params.correct_with_detections
 
 
 @pytest.mark.parametrize("resume", [False, True])
-def test_a_detection_resumes_the_dormant_track_it_overlaps_when_asked(resume):
+def test_a_detection_resumes_the_lapsed_track_it_overlaps_when_asked(resume):
     solver = build_tracker("siammot", resume_with_detections=resume)
     solver.update(frame([A, B], [0.9, 0.9]))
     moved, other = [12, 10, 32, 50], [200, 10, 220, 50]
-    # track 1's visibility drops below alpha while the detector still sees it (IoU 0.82 with
-    # its propagated box A); track 2 is dormant too, far from every detection
+    # track 1's visibility drops below alpha while the detector still sees it (IoU 0.82
+    # with its propagated box A); track 2 lapses too, far from every detection
     out = solver.update(frame([moved, other], [0.9, 0.9], {1: (A, 0.2), 2: (B, 0.1)}))
-    if resume:
-        assert out.track_ids.tolist() == [1, 3]  # track 1 goes on at the detection's box
+    if resume:  # ours: track 1 goes on at the detection's box
+        assert out.track_ids.tolist() == [1, 3]
         np.testing.assert_allclose(out.boxes[0], moved)
-        assert solver.live_tracks().track_ids.tolist() == [1, 2, 3]
-    else:
-        assert out.track_ids.tolist() == [3, 4]  # the paper's solver: a new track (a switch)
-    # a detection below beta or of another class resumes nothing, class-agnostic or not
+    else:  # the paper: the detection is suppressed by track 1, which is not reported
+        assert out.track_ids.tolist() == [3]
+    assert solver.live_tracks().track_ids.tolist() == [1, 2, 3]
+    # a detection below beta or of another class resumes nothing, class-agnostic or not;
+    # across classes the track suppresses it only when class-agnostic
     for agnostic in (False, True):
         solver = build_tracker("siammot", resume_with_detections=True, class_agnostic=agnostic)
         solver.update(frame([A], [0.9], classes=[0]))
         assert len(solver.update(frame([A], [0.5], {1: (A, 0.2)}, classes=[0]))) == 0
         out = solver.update(frame([A], [0.9], {1: (A, 0.2)}, classes=[1]))
-        assert out.track_ids.tolist() == [2] and out.classes.tolist() == [1]
+        expected = ([], []) if agnostic else ([2], [1])  # (track ids, classes)
+        assert (out.track_ids.tolist(), out.classes.tolist()) == expected
 
 
-def test_a_dormant_track_resumes_from_its_last_box_when_its_propagated_box_drifted():
+def test_a_lapsed_track_resumes_from_its_last_box_when_its_propagated_box_drifted():
     solver = build_tracker("siammot", resume_with_detections=True)
     solver.update(frame([A], [0.9]))
     moved, drifted = [12, 10, 32, 50], [60, 10, 80, 50]

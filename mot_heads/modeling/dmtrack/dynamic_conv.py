@@ -40,10 +40,10 @@ Kernels = Tuple[torch.Tensor, torch.Tensor]  # (weights (B, C_out, C_in), biases
 
 def dynamic_parameter_count(channels: int, layers: int = 1) -> int:
     """Parameters the controllers generate for ``layers`` dynamic 1x1 convs of ``channels``
-    in and out: C x C weights + C biases each (Eq. 3, DMTrack)."""
+    in and out: (C x 1 x 1 + 1) x C weights and biases each (Eq. 3, DMTrack)."""
     if channels < 1 or layers < 0:
         raise ValueError(f"need channels >= 1 and layers >= 0, got channels={channels}, layers={layers}")
-    return layers * (channels * channels + channels)  # Eq. 3: C^g = n (C^2 + C)
+    return layers * (channels * channels + channels)  # Eq. 2-3: C^g = n (C^2 + C)
 
 
 def dynamic_conv1x1(features: torch.Tensor, weights: torch.Tensor, biases: torch.Tensor) -> torch.Tensor:
@@ -58,7 +58,7 @@ def dynamic_conv1x1(features: torch.Tensor, weights: torch.Tensor, biases: torch
     if weights.shape[2] != in_channels or biases.shape[1] != weights.shape[1]:
         raise ValueError(f"kernels {tuple(weights.shape)} and biases {tuple(biases.shape)} do not fit "
                          f"{in_channels} input channels")
-    out = torch.baddbmm(biases[:, :, None], weights, features.flatten(2))  # Eq. 2: W_b x + b_b at every cell
+    out = torch.baddbmm(biases[:, :, None], weights, features.flatten(2))  # W_b x + b_b at every cell
     return out.view(batch, weights.shape[1], height, width)
 
 
@@ -97,7 +97,7 @@ class TemplateController(nn.Module):
         self.layer_channels = tuple(layer_channels)
         self.strides = tuple(strides)
         # RoIAlign of the template box to 7 x 7 (DMTrack) on the FPN level Detectron2's
-        # ROIPooler assigns to its size (the paper does not say which level).
+        # ROIPooler assigns to its size (ours: the paper does not say which level).
         self.pooler = ROIPooler(pooler_resolution, tuple(1.0 / s for s in strides), sampling_ratio, pooler_type)
         self.controllers = nn.ModuleList(
             nn.Conv2d(in_channels, dynamic_parameter_count(c), kernel_size=1) for c in self.layer_channels)
@@ -115,8 +115,8 @@ class TemplateController(nn.Module):
 
     def generate(self, template_features: torch.Tensor) -> List[Kernels]:
         """Kernels from the RoIAlign features (B, C, 7, 7) of B templates."""
-        # Eq. 2: theta = GAP(Conv1x1(F_z)). Both are linear, so pooling first gives the same
-        # theta with 1 / 49 of the products (1x1 conv of the pooled 1 x 1 map).
+        # Sec. 3.3: theta = GAP(Conv1x1(F_z)), C^g values in all (Eq. 2). Both are linear, so
+        # pooling first gives the same theta with 1 / 49 of the products.
         pooled = template_features.mean(dim=(2, 3), keepdim=True)
         kernels = []
         for channels, controller in zip(self.layer_channels, self.controllers):

@@ -41,6 +41,9 @@ from .dynamic_conv import INIT_STD, DynamicTower, Kernels, TemplateController
 from .fcos_targets import INF, OneShotFCOSLoss, fcos_locations
 
 REID_STRIDE = 4
+# Ranking of the candidates at inference: the classification score (Sec. 3.5), or ours,
+# sqrt(classification x centre-ness) as FCOS ranks its detections.
+CANDIDATE_SCORES = ("classification", "centerness_weighted")
 
 
 @dataclass
@@ -93,8 +96,9 @@ class DMTrack(nn.Module):
         self, *, backbone: Backbone, in_features: Sequence[str], controller: TemplateController,
         cls_tower: DynamicTower, reg_tower: DynamicTower, fcos_loss: OneShotFCOSLoss, prior_prob: float,
         queries_per_image: int, reid_feature: str, embed_dim: int, head_conv: int, id_loss: Optional[nn.Module] = None,
-        balance: Optional[UncertaintyWeighting] = None, topk_test: int, score_thresh_test: float,
-        pixel_mean: Sequence[float], pixel_std: Sequence[float],
+        balance: Optional[UncertaintyWeighting] = None, normalize_id_loss: bool = False, topk_test: int,
+        score_thresh_test: float, candidate_score: str = "classification", pixel_mean: Sequence[float],
+        pixel_std: Sequence[float],
     ):
         super().__init__()
         shapes = backbone.output_shape()
@@ -108,8 +112,12 @@ class DMTrack(nn.Module):
         self.scales = nn.ModuleList(Scale() for _ in in_features)
         self.fcos_loss, self.queries_per_image = fcos_loss, queries_per_image
         self.reid_feature, self.id_loss, self.balance = reid_feature, id_loss, balance
+        self.normalize_id_loss = normalize_id_loss
         self.reid_head = prediction_head(shapes[reid_feature].channels, head_conv, embed_dim) if id_loss else None
-        self.topk_test, self.score_thresh_test = topk_test, score_thresh_test
+        if candidate_score not in CANDIDATE_SCORES:
+            raise ValueError(f"MODEL.DMTRACK.CANDIDATE_SCORE must be one of {CANDIDATE_SCORES}, "
+                             f"got {candidate_score!r}")
+        self.topk_test, self.score_thresh_test, self.candidate_score = topk_test, score_thresh_test, candidate_score
         self.num_cls_kernels = len(cls_tower.places)
         self.register_buffer("pixel_mean", torch.tensor(pixel_mean).view(-1, 1, 1), False)
         self.register_buffer("pixel_std", torch.tensor(pixel_std).view(-1, 1, 1), False)
@@ -147,12 +155,15 @@ class DMTrack(nn.Module):
         return {
             "backbone": backbone, "in_features": dm.IN_FEATURES, "controller": controller,
             "cls_tower": towers[0], "reg_tower": towers[1],
-            "fcos_loss": OneShotFCOSLoss(strides, list(zip(bounds[:-1], bounds[1:])), dm.CENTER_RADIUS,
-                                         dm.FOCAL_ALPHA, dm.FOCAL_GAMMA, dm.BOX_LOSS),
+            "fcos_loss": OneShotFCOSLoss(
+                strides, list(zip(bounds[:-1], bounds[1:])), dm.CENTER_RADIUS,
+                (dm.LAMBDA_ALPHA, dm.LAMBDA_BETA, dm.LAMBDA_GAMMA), dm.FOCAL_ALPHA, dm.FOCAL_GAMMA, dm.BOX_LOSS,
+                dm.NORMALIZE_LOSSES, dm.CENTERNESS_WEIGHTED_BOX_LOSS),
             "prior_prob": dm.PRIOR_PROB, "queries_per_image": dm.QUERIES_PER_IMAGE,
             "reid_feature": dm.REID_FEATURE, "embed_dim": dm.EMBED_DIM, "head_conv": dm.HEAD_CONV,
-            "id_loss": id_loss, "balance": balance, "topk_test": dm.TOPK_TEST,
-            "score_thresh_test": dm.SCORE_THRESH_TEST, "pixel_mean": cfg.MODEL.PIXEL_MEAN,
+            "id_loss": id_loss, "balance": balance, "normalize_id_loss": dm.NORMALIZE_LOSSES,
+            "topk_test": dm.TOPK_TEST, "score_thresh_test": dm.SCORE_THRESH_TEST,
+            "candidate_score": dm.CANDIDATE_SCORE, "pixel_mean": cfg.MODEL.PIXEL_MEAN,
             "pixel_std": cfg.MODEL.PIXEL_STD,
         }
 
@@ -173,7 +184,7 @@ class DMTrack(nn.Module):
         reg_features = self.reg_tower(levels, kernels[self.num_cls_kernels:])
         logits = [self.cls_logits(x) for x in cls_features]
         # Distances stride * exp(s_l x): FCOS's exp(s_l x), scaled by the level's stride so
-        # that an untrained head predicts boxes of about the level's size (our choice).
+        # that an untrained head predicts boxes of about the level's size (ours).
         ltrb = [stride * torch.exp(scale(self.bbox_pred(x)).clamp(max=math.log(1e4)))
                 for x, scale, stride in zip(reg_features, self.scales, self.strides)]
         centerness = [self.centerness(x) for x in reg_features]
@@ -202,7 +213,10 @@ class DMTrack(nn.Module):
             return det
         emb = self.embedding_map(features)
         embeddings = [embeddings_at(emb[i], t.gt_boxes.tensor) for i, t in enumerate(gt)]
-        id_terms = self.id_loss(embeddings, gt, images, frames)
+        id_terms = self.id_loss(embeddings, gt, images, frames)  # softmax cross-entropy, mean over the objects
+        if not self.normalize_id_loss:  # Eq. 9: the sum over the M objects
+            objects = sum(int((t.gt_identities >= 0).sum()) for t in gt)
+            id_terms = {name: value * objects for name, value in id_terms.items()}
         get_event_storage().put_scalars(**{k: float(v) for k, v in id_terms.items()})
         return self.balance(det_loss, sum(id_terms.values()))  # Eq. 9 balanced as JDE
 
@@ -253,14 +267,16 @@ class DMTrack(nn.Module):
     @torch.no_grad()
     def detect_candidates(self, frame: dict, template: Template) -> Instances:
         """The top-k candidates of the template's target in ``frame``: ``pred_boxes`` in
-        the frame's original pixels, ``scores`` (sqrt of classification x centre-ness, as
-        FCOS), ``pred_classes`` (0) and, with re-id, ``pred_embeddings`` (L2-normalised)."""
+        the frame's original pixels, ``scores`` (see :data:`CANDIDATE_SCORES`),
+        ``pred_classes`` (0) and, with re-id, ``pred_embeddings`` (L2-normalised)."""
         images = self.preprocess_image([frame])
         features = self.backbone(images.tensor)
         levels = [features[f] for f in self.in_features]
         logits, ltrb, centerness = self.search_head(levels, template.kernels)
-        scores = torch.cat([permute_to_N_HWA_K((torch.sigmoid(c) * torch.sigmoid(o)).sqrt(), 1)
-                            for c, o in zip(logits, centerness)], dim=1)[0, :, 0]
+        scores = [torch.sigmoid(x) for x in logits]  # Sec. 3.5: ordered by the classification score
+        if self.candidate_score == "centerness_weighted":
+            scores = [(s * torch.sigmoid(c)).sqrt() for s, c in zip(scores, centerness)]
+        scores = torch.cat([permute_to_N_HWA_K(x, 1) for x in scores], dim=1)[0, :, 0]
         distances = torch.cat([permute_to_N_HWA_K(x, 4) for x in ltrb], dim=1)[0]
         locations = torch.cat(fcos_locations([x.shape[-2:] for x in logits], self.strides, self.device))
         top = scores.topk(min(self.topk_test, len(scores))).indices

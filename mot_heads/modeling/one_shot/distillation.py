@@ -1,30 +1,33 @@
-"""KDMOT's knowledge-distilled embedding head (Zhang et al., ACM MM 2021, Sec. 3).
+"""KDMOT's knowledge-distilled embedding head (Zhang et al., ACM MM 2021, "Boosting
+End-to-end Multi-Object Tracking and Person Search via Knowledge Distillation", Sec. 3.3).
 
 The one-shot model's ID branch learns by regressing, with smooth L1, the embedding a
 frozen ReID teacher gives to a crop of each gt box (Eq. 7 / 9): no identity label is
 needed. The crops are cut from the training images by RoIAlign at the teacher's input
-size (256 x 128), all boxes of a batch in one call. An optional hard-label term adds
-JDE's identity classification with weight eta (Eq. 6; off by default). The model balances
-the ID loss against detection by its learnable uncertainty weights (Eq. 10).
+size (256 x 128, Sec. 3.3.2), all boxes of a batch in one call. Eq. 6 mixes in JDE's
+identity classification (Eq. 8) as eta L_soft + (1 - eta) L_hard; the paper's eta is 1
+(soft labels only). The model balances the ID loss against detection by its learnable
+uncertainty weights (Eq. 10).
 
 The teacher is any ``ReIDBaseline`` checkpoint: a config (``TEACHER_CONFIG``) and weights
-(``TEACHER_WEIGHTS``). It runs in eval mode without gradients, only in training, and is
-not a submodule: its weights stay out of the student's optimiser and checkpoints.
+(``TEACHER_WEIGHTS``), loaded through the project's checked checkpointer. It runs in eval
+mode without gradients, only in training, and is not a submodule: its weights stay out of
+the student's optimiser and checkpoints. Training without teacher weights is an error
+unless ``ALLOW_RANDOM_TEACHER`` opts in (tests); a student tracks without its teacher.
 
 Our choices where the paper is silent: the target is the teacher's BNNeck feature before
 L2 normalisation (unit-variance channels suit smooth L1; the student's embedding is
-normalised at inference, as the teacher's is); smooth L1 is averaged over channels and
-boxes (PyTorch's default reduction): summed over 2048 channels it would outweigh
-detection by orders of magnitude, which the uncertainty weights cannot undo within a
-training run.
+normalised at inference, as the teacher's is); Eq. 9 is read per channel and averaged
+over the k channels as over the C boxes (the authors' code: ``SmoothL1Loss``, mean
+reduction; summed over the channels it is the same Eq. 10 objective with omega_2
+started log k higher); the hard-label probabilities of Eq. 8 come from JDE's classifier
+(``CrossEntropyIDLoss``).
 """
-import logging
 import os
 from typing import Dict, List
 
 import torch
 import torch.nn.functional as F
-from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import configurable, get_cfg
 from detectron2.modeling import build_model
 from detectron2.structures import ImageList, Instances
@@ -32,13 +35,18 @@ from torch import nn
 
 from .id_losses import ID_LOSS_REGISTRY, CrossEntropyIDLoss
 
-logger = logging.getLogger(__name__)
+WEIGHTS_KEY = "MODEL.ONE_SHOT.ID_LOSS.DISTILLATION.TEACHER_WEIGHTS"
+MISSING_WEIGHTS = (f"{WEIGHTS_KEY} is empty: KDMOT's teacher must be a trained ReID model (train one, e.g. "
+                   "configs/KDMOT/reid_R50_market1501.yaml, and give its checkpoint); "
+                   "MODEL.ONE_SHOT.ID_LOSS.DISTILLATION.ALLOW_RANDOM_TEACHER True lets a random network teach (tests)")
 
 
-def build_teacher(config_file: str, weights: str, device: str = "cpu") -> nn.Module:
+def build_teacher(config_file: str, weights: str, device: str = "cpu", allow_random: bool = False) -> nn.Module:
     """The frozen ReID teacher of ``config_file`` with ``weights`` on ``device`` (eval
-    mode, no gradients)."""
+    mode, no gradients, no classifier). Without ``weights`` it is an error unless
+    ``allow_random`` (the network keeps its random initialisation)."""
     from ...config import add_mot_config  # the config module imports the model registry
+    from ...engine.checkpoint import CheckedCheckpointer  # the engine imports this module
 
     if not config_file:
         raise ValueError("MODEL.ONE_SHOT.ID_LOSS.DISTILLATION.TEACHER_CONFIG is empty: give the ReID teacher's "
@@ -46,57 +54,64 @@ def build_teacher(config_file: str, weights: str, device: str = "cpu") -> nn.Mod
     if not os.path.isfile(config_file):
         raise FileNotFoundError(f"teacher config {config_file} does not exist "
                                 "(MODEL.ONE_SHOT.ID_LOSS.DISTILLATION.TEACHER_CONFIG)")
+    if not weights and not allow_random:
+        raise ValueError(MISSING_WEIGHTS)
+    if weights and not os.path.isfile(weights):
+        raise FileNotFoundError(f"teacher weights {weights} do not exist ({WEIGHTS_KEY})")
     cfg = add_mot_config(get_cfg())
     cfg.merge_from_file(config_file)
     if cfg.MODEL.META_ARCHITECTURE != "ReIDBaseline":
         raise ValueError(f"teacher config {config_file}: MODEL.META_ARCHITECTURE is {cfg.MODEL.META_ARCHITECTURE}, "
                          "expected ReIDBaseline")
-    cfg.MODEL.REID.NUM_IDENTITIES = cfg.MODEL.REID.NUM_IDENTITIES or 1  # the classifier is not used
+    cfg.MODEL.REID.NUM_IDENTITIES, cfg.DATASETS.TRAIN = 0, ()  # embeddings only: no training classifier
     cfg.MODEL.DEVICE = device
     teacher = build_model(cfg)
     if weights:
-        if not os.path.isfile(weights):
-            raise FileNotFoundError(f"teacher weights {weights} do not exist "
-                                    "(MODEL.ONE_SHOT.ID_LOSS.DISTILLATION.TEACHER_WEIGHTS)")
-        DetectionCheckpointer(teacher).load(weights)
-    else:
-        logger.warning("KDMOT teacher without weights (MODEL.ONE_SHOT.ID_LOSS.DISTILLATION.TEACHER_WEIGHTS): "
-                       "the student will regress the embeddings of a random network")
+        CheckedCheckpointer(teacher, require_all=True, weights_key=WEIGHTS_KEY).load(weights)
     return teacher.eval().requires_grad_(False)
 
 
 @ID_LOSS_REGISTRY.register()
 class DistillationIDLoss(nn.Module):
-    """Smooth L1 from the student's embedding at each gt centre to the teacher's embedding
-    of that box's crop (KDMOT Eq. 7 / 9), plus eta x identity cross-entropy (Eq. 6)."""
+    """KDMOT's L_KD (Eq. 6): eta x smooth L1 from the student's embedding at each gt centre
+    to the teacher's embedding of that box's crop (L_soft, Eq. 7 / 9) + (1 - eta) x the
+    identity cross-entropy (L_hard, Eq. 8)."""
 
     @configurable
     def __init__(self, *, teacher: nn.Module, embed_dim: int, input_format: str = "BGR", beta: float = 1.0,
-                 hard_label_weight: float = 0.0, hard_label_loss: nn.Module = None):
+                 eta: float = 1.0, hard_label_loss: nn.Module = None, teacher_ready: bool = True):
+        """``teacher_ready``: the teacher has weights, or a random one is allowed. Without,
+        the student builds (it tracks without its teacher) but training raises."""
         super().__init__()
         teacher_dim = teacher.bnneck.num_features
         if teacher_dim != embed_dim:
             raise ValueError(f"the student's MODEL.ONE_SHOT.EMBED_DIM is {embed_dim}, the teacher's embedding "
                              f"{teacher_dim}: they must match (KDMOT: 2048 with a ResNet-50 teacher)")
-        if hard_label_weight and hard_label_loss is None:
-            raise ValueError("DISTILLATION.HARD_LABEL_WEIGHT > 0 needs the identity classification loss")
+        if not 0.0 <= eta <= 1.0:
+            raise ValueError(f"MODEL.ONE_SHOT.ID_LOSS.DISTILLATION.ETA is {eta}: expected 0 <= eta <= 1 (Eq. 6)")
+        if eta < 1.0 and hard_label_loss is None:
+            raise ValueError("DISTILLATION.ETA < 1 needs the hard-label identity loss (Eq. 6, 8)")
         self._teacher = [teacher]  # a list: not a submodule (no optimiser, no checkpoint, no DDP)
-        self.input_format, self.beta = input_format, beta
-        self.hard_label_weight, self.hard_label_loss = hard_label_weight, hard_label_loss
+        self.input_format, self.beta, self.eta = input_format, beta, eta
+        self.hard_label_loss, self.teacher_ready = hard_label_loss, teacher_ready
 
     @classmethod
     def from_config(cls, cfg, embed_dim: int):
         distillation = cfg.MODEL.ONE_SHOT.ID_LOSS.DISTILLATION
-        eta = distillation.HARD_LABEL_WEIGHT
+        weights, eta = distillation.TEACHER_WEIGHTS, distillation.ETA
         return {
-            "teacher": build_teacher(distillation.TEACHER_CONFIG, distillation.TEACHER_WEIGHTS, cfg.MODEL.DEVICE),
+            "teacher": build_teacher(distillation.TEACHER_CONFIG, weights, cfg.MODEL.DEVICE, allow_random=True),
             "embed_dim": embed_dim, "input_format": cfg.INPUT.FORMAT, "beta": distillation.SMOOTH_L1_BETA,
-            "hard_label_weight": eta,
-            "hard_label_loss": CrossEntropyIDLoss(cfg, embed_dim) if eta else None,
+            # ours: Eq. 8's probabilities from JDE's identity classifier
+            "eta": eta, "hard_label_loss": CrossEntropyIDLoss(cfg, embed_dim) if eta < 1.0 else None,
+            "teacher_ready": bool(weights) or distillation.ALLOW_RANDOM_TEACHER,
         }
 
     @property
     def teacher(self) -> nn.Module:
+        """The frozen teacher; an error when it has no weights and none was allowed."""
+        if not self.teacher_ready:
+            raise ValueError(MISSING_WEIGHTS)
         return self._teacher[0]
 
     @torch.no_grad()
@@ -106,6 +121,7 @@ class DistillationIDLoss(nn.Module):
         device = targets[0].gt_boxes.device
         teacher = self.teacher.to(device).eval()
         images = ImageList.from_tensors([x["image"].to(device).float() for x in inputs]).tensor
+        # ours: the BNNeck feature before L2 normalisation (the paper: "the output feature vector")
         return teacher.embed_boxes(images, [t.gt_boxes.tensor for t in targets], self.input_format, normalize=False)
 
     def forward(self, embeddings: List[torch.Tensor], targets: List[Instances], images: ImageList,
@@ -114,10 +130,9 @@ class DistillationIDLoss(nn.Module):
         if not len(student):
             return {"loss_id_distillation": student.sum() * 0.0}
         target = self.teacher_embeddings(targets, inputs)
-        # Eq. 7 / 9, KDMOT: smooth L1 to the teacher, averaged over boxes and channels
-        distance = F.smooth_l1_loss(student, target, beta=self.beta)
-        losses = {"loss_id_distillation": distance}
-        if self.hard_label_weight:  # Eq. 6, KDMOT: eta x the hard-label (identity) loss
-            losses["loss_id_hard_label"] = self.hard_label_weight * self.hard_label_loss(
+        # Eq. 7 / 9, KDMOT: smooth L1 to the teacher, averaged over boxes and (ours) channels; Eq. 6: x eta
+        losses = {"loss_id_distillation": self.eta * F.smooth_l1_loss(student, target, beta=self.beta)}
+        if self.eta < 1.0:  # Eq. 6, KDMOT: + (1 - eta) x the hard-label loss (Eq. 8)
+            losses["loss_id_hard_label"] = (1.0 - self.eta) * self.hard_label_loss(
                 embeddings, targets, images, inputs)["loss_id"]
         return losses

@@ -50,9 +50,9 @@ def count_identities(dataset_names, configured: int, key: str) -> int:
 
 @ID_LOSS_REGISTRY.register()
 class CrossEntropyIDLoss(nn.Module):
-    """Supervised ReID of JDE / FairMOT: each box's embedding is classified into the
-    training identities with a linear layer and cross-entropy; boxes without an
-    identity (``gt_identities`` = -1) are left out."""
+    """Supervised ReID of JDE / FairMOT (CSTrack Eq. 9): each box's embedding is classified
+    into the training identities with a linear layer and cross-entropy, averaged over the
+    batch's boxes; boxes without an identity (``gt_identities`` = -1) are left out."""
 
     @configurable
     def __init__(self, *, embed_dim: int, num_identities: int):

@@ -9,7 +9,8 @@ each level into detection and ID features (Sec. III-B) and SAAN, which builds th
 embedding from the ID features of strides 8, 16 and 32 at stride 8 (Sec. III-C).
 
 The ID loss is a registered, swappable part (``id_losses.py``); detection and ID losses
-are balanced by task uncertainty (FairMOT Eq. 6) or summed. At inference each image gives
+are balanced by task uncertainty (FairMOT Eq. 6) or summed with a fixed ID weight
+(CSTrack Eq. 10: L_det + 0.02 L_id). At inference each image gives
 ``Instances`` with ``pred_boxes``, ``scores``, ``pred_classes`` and L2-normalised
 ``pred_embeddings``: the per-frame record the JDE tracker of ``trackers/`` associates
 (or, with ``MODEL.ONE_SHOT.TEST_EMBEDDINGS "teacher"``, the embeddings a ReID model gives
@@ -143,7 +144,8 @@ class OneShotMOT(nn.Module):
         if one_shot.TEST_EMBEDDINGS == "teacher":  # KDMOT's two-step baseline: the teacher on detection crops
             distillation = one_shot.ID_LOSS.DISTILLATION
             crop_embedder = id_loss.teacher if isinstance(id_loss, DistillationIDLoss) else build_teacher(
-                distillation.TEACHER_CONFIG, distillation.TEACHER_WEIGHTS, cfg.MODEL.DEVICE)
+                distillation.TEACHER_CONFIG, distillation.TEACHER_WEIGHTS, cfg.MODEL.DEVICE,
+                distillation.ALLOW_RANDOM_TEACHER)
         if one_shot.SAAN.ENABLED:
             saan = ScaleAwareAttention({f: shapes[f].channels for f in one_shot.SAAN.IN_FEATURES}, one_shot.EMBED_DIM,
                                        norm=one_shot.FUSION_NORM)
@@ -209,8 +211,8 @@ class OneShotMOT(nn.Module):
 
     def losses(self, maps: Dict[str, torch.Tensor], gt: List[Instances], images: ImageList,
                inputs: List[dict]) -> Dict[str, torch.Tensor]:
-        """CenterNet detection losses (FairMOT Eq. 1-3), the ID loss, their balance, and
-        OUTrack's occlusion loss (Eq. 11-14) when the occlusion head is on."""
+        """CenterNet detection losses (FairMOT Eq. 1-3), with OUTrack's occlusion loss
+        (Eq. 11-14) among them when the occlusion head is on, the ID loss, and their balance."""
         size = tuple(maps["heatmap"].shape[-2:])
         per_image = [
             centernet_targets(t.gt_boxes.tensor, t.gt_classes, identities_of(t), self.num_classes, size, 4,
@@ -230,14 +232,15 @@ class OneShotMOT(nn.Module):
         id_loss = sum(id_terms.values())
         occlusion = self.occlusion.losses(maps["occlusion"], [t.gt_boxes.tensor for t in gt], 4,
                                           [x.get("hidden_boxes") for x in inputs]) if self.occlusion else {}
+        if occlusion:  # Sec. 4.1, OUTrack: L_occ (Eq. 14) joins the detection loss, weighted 0.5
+            det_loss = det_loss + self.occlusion_weight * sum(occlusion.values())
         # the trainer sums the weighted terms; the unweighted parts go to the training log
         get_event_storage().put_scalars(**{k: float(v) for k, v in {**det, **id_terms, **occlusion}.items()})
         if self.balance is not None:
             losses = self.balance(det_loss, id_loss)
         else:
+            # Eq. 10, CSTrack: L_total = L_det + eta L_id (the trainer sums the terms)
             losses = {"loss_det_weighted": det_loss, "loss_id_weighted": self.id_weight * id_loss}
-        if occlusion:  # Eq. 14, OUTrack
-            losses["loss_occlusion_weighted"] = self.occlusion_weight * sum(occlusion.values())
         return losses
 
     @staticmethod

@@ -1,15 +1,17 @@
-"""OUTrack's occlusion estimation (Liu et al., Neurocomputing 2022, Sec. 3.3).
+"""OUTrack's occlusion estimation (Liu et al., Neurocomputing 2022, Sec. 3.2.1).
 
 Where one object covers most of another, the overlap of their boxes is a *valid
 occlusion* (Eq. 9). A head beside the detection heads predicts a heatmap of the centres
 of valid occlusions (a Gaussian at each, the max over pairs, Eq. 10; CenterNet's focal
-loss, Eq. 11-12) and their sub-cell offsets (L1, Eq. 13). At inference its peaks are the
-occlusion centres that OUTrack's tracker (``trackers/outrack.py``, Algorithm 1) uses to
-find objects the detector missed.
+loss, Eq. 11-12) and their sub-cell offsets (L1, Eq. 13), both divided by the number of
+valid occlusions (Eq. 14). At inference its peaks are the occlusion centres that
+OUTrack's tracker (``trackers/outrack.py``, Algorithm 1, Sec. 3.2.2) uses to find objects
+the detector missed.
 
-The targets are CenterNet's with the overlap boxes as one-class objects: the Gaussian
-radius comes from the overlap's size (the paper: "sigma from the overlap size as in
-CenterNet"), and overlaps drawn on one cell keep the maximum. The boxes paired are those
+The targets are CenterNet's with the overlap boxes as one-class objects: sigma "is set
+to be relative to the size of o_ij following the definition in [23]" (CornerNet: the
+radius from the overlap's size, sigma = diameter / 6), and overlaps drawn on one cell
+keep the maximum. The boxes paired are those
 of every annotated object, hidden ones included (``hidden_objects``): the paper trains on
 FairMOT's MOT17 labels, which keep pedestrians of any visibility, while our detection
 targets leave out objects below the dataset's minimum visibility (their boxes come as
@@ -71,7 +73,8 @@ class OcclusionHead(nn.Module):
     def losses(self, maps: Dict[str, torch.Tensor], gt_boxes: List[torch.Tensor], stride: int,
                hidden_boxes: Optional[List[Optional[torch.Tensor]]] = None) -> Dict[str, torch.Tensor]:
         """Focal loss on the heatmap (Eq. 11-12) and L1 on the offsets at the occlusion
-        centres (Eq. 13), each normalised by the number of valid occlusions; the pairs of
+        centres (Eq. 13), each divided by the number of valid occlusions (Eq. 14; by the
+        number of heatmap peaks, at least 1, for the focal loss, as CenterNet); the pairs of
         Eq. 9 are those of each image's ``gt_boxes`` and (with ``hidden_objects``) its
         ``hidden_boxes`` (None: none)."""
         if self.hidden_objects and hidden_boxes is not None:
@@ -83,7 +86,8 @@ class OcclusionHead(nn.Module):
         return {
             "loss_occlusion_heatmap": centernet_focal_loss(maps["heatmap"], targets["heatmap"], self.focal_alpha,
                                                            self.focal_beta),
-            "loss_occlusion_offset": self.offset_weight * regression_l1_loss(
+            # Eq. 13-14: the L1 norm of each 2-vector error (regression_l1_loss divides by the channels too)
+            "loss_occlusion_offset": self.offset_weight * maps["offset"].shape[1] * regression_l1_loss(
                 maps["offset"], targets["indices"], targets["mask"], targets["offset"]),
         }
 

@@ -2,10 +2,10 @@
 Sec. III-C).
 
 The identity embedding is read from three levels of the (REN-decoupled) neck, at strides 8,
-16 and 32. Each level gets a 3x3 conv, is brought to the stride-8 grid, and a spatial
-attention map re-weights its locations; the levels are concatenated, a channel attention map
-re-weights the channels, and a 3x3 conv gives the embedding. Both attentions are applied
-with a residual: X + X * A.
+16 and 32. The levels of strides 16 and 32 are upsampled to the stride-8 grid, each level
+then gets a 3x3 conv and a spatial attention map that re-weights its locations; the levels
+are concatenated, a channel attention map re-weights the channels, and a 3x3 conv gives the
+embedding. Both attentions are applied with a residual: X + X * A.
 """
 from typing import Dict, Tuple
 
@@ -14,13 +14,14 @@ import torch.nn.functional as F
 from detectron2.layers import Conv2d, get_norm
 from torch import nn
 
-# Slope of the LeakyReLU inside the channel attention's shared layers (the authors' code).
+# Slope of the LeakyReLU inside the channel attention's shared layers (ours: the authors' code).
 LEAKY_SLOPE = 0.3
 
 
 class SpatialAttention(nn.Module):
     """A_s = sigmoid(conv_7x7([mean_c(X); max_c(X)])), (B, 1, H, W) for X (B, C, H, W):
-    the average and the maximum over the channels, as CBAM's spatial attention."""
+    the average and the maximum over the channels (Sec. III-C), as CBAM's spatial attention
+    (ours: no bias in the 7x7 conv, as CBAM)."""
 
     def __init__(self, kernel_size: int = 7):
         super().__init__()
@@ -35,10 +36,12 @@ class ChannelAttention(nn.Module):
     """A_c = sigmoid(g(avg(X)) + g(max(X))), (B, C, 1, 1) for X (B, C, H, W), with global
     average and max pooling and g shared by both.
 
-    g is a 1D conv across neighbouring channels (as ECA-Net) then a fully connected layer
-    over all channels. Between them, LayerNorm + LeakyReLU(0.3) as the authors' code: the
-    paper names only the conv and the FC, and without a nonlinearity two linear layers
-    would collapse into one.
+    g is a 1D conv across neighbouring channels (as ECA-Net; ours: kernel 3, the authors'
+    code) then a fully connected layer over all channels (Sec. III-C). Between them,
+    LayerNorm + LeakyReLU(0.3) (ours: the authors' code): the paper names only the conv and
+    the FC, and without a nonlinearity two linear layers would collapse into one. The map
+    holds one weight per channel (the paper's "attention map with only one channel" read
+    as CBAM's and the authors' C x 1 x 1 map).
     """
 
     def __init__(self, channels: int, kernel_size: int = 3):
@@ -68,9 +71,8 @@ class ScaleAwareAttention(nn.Module):
                  norm: str = "BN"):
         super().__init__()
         self.level_names = list(in_channels)
-        # A 3x3 conv per level to mid_channels (256 in the authors' code, which also uses
-        # conv + BN + activation here), run before the upsampling, as there: the same conv
-        # at a quarter or a sixteenth of the cost.
+        # A 3x3 conv per level on the upsampled map (Sec. III-C) to mid_channels (ours: 256,
+        # as the authors' code, and conv + norm + ReLU; the paper gives neither).
         self.level_convs = nn.ModuleDict({
             name: Conv2d(channels, mid_channels, kernel_size=3, padding=1, bias=not norm,
                          norm=get_norm(norm, mid_channels), activation=F.relu)
@@ -78,6 +80,7 @@ class ScaleAwareAttention(nn.Module):
         })
         self.spatial = nn.ModuleDict({name: SpatialAttention() for name in in_channels})
         self.channel = ChannelAttention(mid_channels * len(in_channels))
+        # Sec. III-C: a 3x3 conv maps the fused features to the 512-d embedding (embed_dim)
         self.embed = nn.Conv2d(mid_channels * len(in_channels), embed_dim, kernel_size=3, padding=1)
 
     def _attend(self, levels: Dict[str, torch.Tensor]) -> Tuple[torch.Tensor, Dict[str, torch.Tensor], torch.Tensor]:
@@ -94,13 +97,14 @@ class ScaleAwareAttention(nn.Module):
                              f"{self.level_names[0]!r} ({tuple(size)}); list the stride-8 level first")
         aligned, spatial_maps = [], {}
         for name in self.level_names:
-            x = self.level_convs[name](levels[name])
+            x = levels[name]
             if x.shape[-2:] != size:
-                # Bilinear, to the exact stride-8 size. The authors' code uses learnt
-                # depthwise transposed convs (x2, x4), which only reach 2x / 4x the input
-                # size and so miss an odd stride-8 size; bilinear is the standard,
-                # parameter-free choice.
+                # Sec. III-C: upsampling to stride 8 comes first, then the 3x3 conv. Bilinear, to the
+                # exact stride-8 size (ours: the paper does not say how; the authors' code
+                # uses learnt depthwise transposed convs (x2, x4) after the conv, which only
+                # reach 2x / 4x the input size and so miss an odd stride-8 size).
                 x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+            x = self.level_convs[name](x)
             spatial_maps[name] = self.spatial[name](x)
             aligned.append(x + x * spatial_maps[name])  # spatial attention with residual (Sec. III-C)
         fused = torch.cat(aligned, dim=1)

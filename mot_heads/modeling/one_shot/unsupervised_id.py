@@ -1,22 +1,24 @@
-"""OUTrack's unsupervised ReID loss (Liu et al., Neurocomputing 2022, Sec. 3.2, Eq. 1-8).
+"""OUTrack's unsupervised ReID loss (Liu et al., Neurocomputing 2022, Sec. 3.1, Eq. 1-8).
 
 No track id is read: the loss learns from frame pairs alone. For the N = N1 + N2 objects
-of two frames of one video (or two augmentations of one image), the L2-normalised
-embeddings give a cosine similarity matrix S with a -inf diagonal (Eq. 1); a placeholder
-column lets an object match nothing; a row-wise softmax at the adaptive temperature
-T = 2 log(C + 1) gives the association matrix M (Eq. 2). Three terms push M towards a
-one-to-one matching across the frames: no mass on objects of the same frame (intra,
-Eq. 3), one clear winner among the other frame's objects and the placeholder (inter
-margin, Eq. 4), and frame 1 -> frame 2 -> frame 1 returns to the same object (cycle,
-Eq. 5); each is divided by N (Eq. 6). Two images of different videos (negative pairs)
-share no identity: every object should go to the placeholder (Eq. 7), weighted by the
-negative:positive ratio r (Eq. 8).
+of two frames of one video (or two augmentations of one image), the cosine similarity
+matrix S has a -inf diagonal (Eq. 1); a placeholder column lets an object match nothing;
+a row-wise softmax at the adaptive temperature T = 2 log(C + 1) gives the assignment
+matrix M (Eq. 2). Three terms push M towards a one-to-one matching across the frames: no
+mass on objects of the same frame (intra, Eq. 3), one clear winner among the other
+frame's objects and the placeholder (inter margin, Eq. 4), and M_ij = M_ji across the
+frames (cycle, Eq. 5); their sum is divided by N (Eq. 6). Two images of different videos (negative pairs) share no identity: every
+object should go to the placeholder (Eq. 7); Eq. 8 weights the positive and negative
+losses by their shares N_pos : N_neg = 1 : r.
 
 Our choices, where the paper is silent: the placeholder value (the mean of S's
 off-diagonal entries, the "dynamic mean") is detached, as a data-dependent threshold; it
-is 0 when S has no off-diagonal entry (N = 1); mass sent to the placeholder is not
-penalised by the cycle term; the negative pairs of a batch are its first frames paired
-cyclically (pair k with pair k + 1), leaving out those from the same video.
+is 0 when S has no off-diagonal entry (N = 1); the negative pairs of a batch are its first
+frames paired cyclically (pair k with pair k + 1), leaving out those from the same video,
+and weighted as r negatives per positive (Eq. 8) rather than sampled at that ratio; they
+are used on video data too (Sec. 3.1.2 introduces them for image data). The option
+``cycle="round_trip"`` replaces Eq. 5 by the off-diagonal mass of going to the other frame
+and back (ours).
 """
 import math
 from typing import Dict, List, Optional, Sequence
@@ -64,16 +66,14 @@ def association_matrix(features: torch.Tensor, placeholder: str = "mean") -> tor
 
 
 def intra_frame_term(assoc: torch.Tensor, n1: int) -> torch.Tensor:
-    """Eq. 3, OUTrack: the mass M_ij of every row i on the other objects j of its own frame."""
+    """Eq. 3, OUTrack: the sum of M_ij over i < j < N1 (frame t-1) and N1 <= i < j < N (frame t)."""
     n = len(assoc)
-    frame = torch.arange(n, device=assoc.device) >= n1
-    same = (frame[:, None] == frame[None, :]) & ~torch.eye(n, dtype=torch.bool, device=assoc.device)
-    return assoc[:, :n][same].sum()
+    return assoc[:n1, :n1].triu(1).sum() + assoc[n1:, n1:n].triu(1).sum()
 
 
 def inter_frame_term(assoc: torch.Tensor, n1: int, margin: float = 0.5) -> torch.Tensor:
-    """Eq. 4, OUTrack: sum over rows of max(0, m - (v1 - v2)), v1 >= v2 the two largest
-    probabilities among the other frame's objects and the placeholder (v2 = 0 with one
+    """Eq. 4, OUTrack: the sum over rows of max(0, v2 + m - v1), v1 >= v2 the two largest
+    entries of the row among the other frame's objects and the placeholder (v2 = 0 with one
     candidate; a row with none gives no term)."""
     n = len(assoc)
     extra = assoc[:, n:]  # the placeholder column, if any
@@ -83,33 +83,42 @@ def inter_frame_term(assoc: torch.Tensor, n1: int, margin: float = 0.5) -> torch
         if probs.shape[1] == 0:
             continue
         # a zero column makes v2 = 0 for a single candidate and changes nothing otherwise (M >= 0)
-        top = torch.cat([probs, probs.new_zeros(len(probs), 1)], 1).topk(2, dim=1).values
-        total = total + F.relu(margin - (top[:, 0] - top[:, 1])).sum()
+        top = F.pad(probs, (0, 1)).topk(2, dim=1).values
+        total = total + F.relu(top[:, 1] + margin - top[:, 0]).sum()
     return total
 
 
 def cycle_term(assoc: torch.Tensor, n1: int) -> torch.Tensor:
-    """Eq. 5, OUTrack: the off-diagonal mass of A B and B A, A = M[frame 1, frame 2] and
-    B = M[frame 2, frame 1]: going to the other frame and back returns to the same object.
-    Mass on the placeholder is not penalised (births and deaths go there)."""
+    """Eq. 5, OUTrack: the sum of |M_ij - M_ji| over i in frame t and j in frame t-1."""
+    n = len(assoc)
+    return (assoc[n1:n, :n1] - assoc[:n1, n1:n].t()).abs().sum()
+
+
+def round_trip_term(assoc: torch.Tensor, n1: int) -> torch.Tensor:
+    """Ours, in place of Eq. 5: the off-diagonal mass of A B and B A, A = M[frame t-1,
+    frame t] and B = M[frame t, frame t-1]: going to the other frame and back returns to
+    the same object. Mass on the placeholder is not penalised."""
     n = len(assoc)
     a, b = assoc[:n1, n1:n], assoc[n1:, :n1]
     return sum(m.sum() - m.diagonal().sum() for m in (a @ b, b @ a))
 
 
-def positive_pair_losses(f1: torch.Tensor, f2: torch.Tensor, placeholder: str = "mean",
-                         margin: float = 0.5) -> Dict[str, torch.Tensor]:
+CYCLE_FUNCTIONS = {"difference": cycle_term, "round_trip": round_trip_term}
+
+
+def positive_pair_losses(f1: torch.Tensor, f2: torch.Tensor, placeholder: str = "mean", margin: float = 0.5,
+                         cycle: str = "difference") -> Dict[str, torch.Tensor]:
     """Eq. 6, OUTrack: the intra, inter and cycle terms of a positive pair, each over N."""
     n1, n = len(f1), len(f1) + len(f2)
     assoc = association_matrix(torch.cat([f1, f2]), placeholder)
     return {"intra": intra_frame_term(assoc, n1) / n, "inter": inter_frame_term(assoc, n1, margin) / n,
-            "cycle": cycle_term(assoc, n1) / n}
+            "cycle": CYCLE_FUNCTIONS[cycle](assoc, n1) / n}
 
 
 def negative_term(assoc: torch.Tensor) -> torch.Tensor:
-    """Eq. 7, OUTrack: sum over rows of (1 - M_i,placeholder): two images that share no
-    identity send every object to the placeholder (the last column)."""
-    return (1.0 - assoc[:, -1]).sum()
+    """Eq. 7, OUTrack: the sum of M'_ij over 0 <= i, j < N, every column but the placeholder
+    (the last): two images that share no identity send every object to the placeholder."""
+    return assoc[:, :len(assoc)].sum()
 
 
 def negative_pair_loss(f1: torch.Tensor, f2: torch.Tensor, placeholder: str = "mean") -> torch.Tensor:
@@ -143,24 +152,28 @@ class UnsupervisedIDLoss(nn.Module):
     [first_0, second_0, first_1, second_1, ...]; reads no track id."""
 
     @configurable
-    def __init__(self, *, placeholder: str = "mean", margin: float = 0.5, negative_ratio: float = 0.25):
+    def __init__(self, *, placeholder: str = "mean", margin: float = 0.5, negative_ratio: float = 0.25,
+                 cycle: str = "difference"):
         super().__init__()
         if placeholder not in PLACEHOLDERS:
             raise ValueError(f"MODEL.ONE_SHOT.ID_LOSS.UNSUPERVISED.PLACEHOLDER must be one of {PLACEHOLDERS}, "
                              f"got {placeholder!r}")
+        if cycle not in CYCLE_FUNCTIONS:
+            raise ValueError(f"MODEL.ONE_SHOT.ID_LOSS.UNSUPERVISED.CYCLE must be one of {tuple(CYCLE_FUNCTIONS)}, "
+                             f"got {cycle!r}")
         if negative_ratio < 0 or margin < 0:
             raise ValueError(f"MODEL.ONE_SHOT.ID_LOSS.UNSUPERVISED: MARGIN ({margin}) and NEGATIVE_RATIO "
                              f"({negative_ratio}) must be >= 0")
         if placeholder == "none" and negative_ratio > 0:
             raise ValueError("MODEL.ONE_SHOT.ID_LOSS.UNSUPERVISED: negative pairs (NEGATIVE_RATIO > 0) need a "
                              "placeholder column: set PLACEHOLDER to 'mean' or 'zero', or NEGATIVE_RATIO to 0")
-        self.placeholder, self.margin, self.negative_ratio = placeholder, margin, negative_ratio
+        self.placeholder, self.margin, self.negative_ratio, self.cycle = placeholder, margin, negative_ratio, cycle
 
     @classmethod
     def from_config(cls, cfg, embed_dim: int):
         unsupervised = cfg.MODEL.ONE_SHOT.ID_LOSS.UNSUPERVISED
         return {"placeholder": unsupervised.PLACEHOLDER, "margin": unsupervised.MARGIN,
-                "negative_ratio": unsupervised.NEGATIVE_RATIO}
+                "negative_ratio": unsupervised.NEGATIVE_RATIO, "cycle": unsupervised.CYCLE}
 
     def forward(self, embeddings: List[torch.Tensor], targets: List[Instances], images: Optional[ImageList],
                 inputs: List[dict]) -> Dict[str, torch.Tensor]:
@@ -175,13 +188,17 @@ class UnsupervisedIDLoss(nn.Module):
         for k in range(0, len(embeddings), 2):
             if len(embeddings[k]) + len(embeddings[k + 1]):  # a pair without objects contributes nothing
                 for name, value in positive_pair_losses(embeddings[k], embeddings[k + 1], self.placeholder,
-                                                        self.margin).items():
+                                                        self.margin, self.cycle).items():
                     terms[name].append(value)
-        losses = {f"loss_id_{name}": torch.stack(v).mean() + zero if v else zero for name, v in terms.items()}
         negatives = []
         if self.negative_ratio > 0:
             negatives = [negative_pair_loss(embeddings[i], embeddings[j], self.placeholder)
                          for i, j in negative_pairs(inputs) if len(embeddings[i]) + len(embeddings[j])]
-        # Eq. 8, OUTrack: positive terms + r * the mean negative-pair loss
-        losses["loss_id_negative"] = self.negative_ratio * torch.stack(negatives).mean() + zero if negatives else zero
+        # Eq. 8, OUTrack: N_pos / (N_pos + N_neg) L_pos + N_neg / (N_pos + N_neg) L_neg, with
+        # N_neg / N_pos = r where the batch has both kinds (a share of 0 for a kind it lacks)
+        n_pos, n_neg = float(bool(terms["intra"])), self.negative_ratio * bool(negatives)
+        share = n_pos + n_neg or 1.0
+        losses = {f"loss_id_{name}": n_pos / share * torch.stack(v).mean() + zero if v else zero
+                  for name, v in terms.items()}
+        losses["loss_id_negative"] = n_neg / share * torch.stack(negatives).mean() + zero if negatives else zero
         return losses

@@ -54,15 +54,19 @@ def crop_boxes(images: torch.Tensor, boxes: List[torch.Tensor], size: Tuple[int,
     """(sum N_i, C, *size) crops of ``boxes[i]`` ((N_i, 4) x1, y1, x2, y2 in pixels) of
     ``images[i]`` ((B, C, H, W) float), by RoIAlign (aligned: a box of exactly ``size``
     pixels on integer edges returns those pixels; bigger boxes average
-    ``ceil(box / size)`` samples a bin)."""
+    ``ceil(box / size)`` samples a bin). KDMOT "crop[s] the image patch ... and then
+    resize[s] it to 256 x 128" (Sec. 3.3.2) without naming the resampling; ours: RoIAlign."""
     boxes = [b.to(device=images.device, dtype=images.dtype).reshape(-1, 4) for b in boxes]
     return roi_align(images, boxes, output_size=tuple(size), spatial_scale=1.0, sampling_ratio=-1, aligned=True)
 
 
 def count_identities(dataset_names: Sequence[str]) -> int:
-    """Training identities of ``dataset_names``; 0 (with a warning) when some are not registered."""
+    """Training identities of ``dataset_names``; 0 when there are none (an embedding model)
+    or (with a warning) when some are not registered."""
+    if not dataset_names:
+        return 0
     missing = [n for n in dataset_names if n not in DatasetCatalog.list()]
-    if missing or not dataset_names:
+    if missing:
         logger.warning("training datasets %s are not registered: ReIDBaseline is built without a classifier "
                        "(inference only; set MODEL.REID.NUM_IDENTITIES to train)", missing)
         return 0

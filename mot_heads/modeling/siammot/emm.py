@@ -19,7 +19,7 @@ from detectron2.layers import Conv2d, get_norm
 from fvcore.nn import sigmoid_focal_loss
 from torch import nn
 
-# Initial visibility probability of every location, as the classifiers of RetinaNet / FCOS.
+# Initial visibility probability of every location (ours: RetinaNet's / FCOS's prior).
 VISIBILITY_PRIOR = 0.01
 # Upper bound of the predicted log-distance (in search cells) before exp: an overflow guard
 # only, far above any distance inside a search region (e^7 ~ 1100 cells).
@@ -34,7 +34,8 @@ def cell_sizes(search_boxes: torch.Tensor, search_size: int) -> torch.Tensor:
 
 
 def response_locations(search_boxes: torch.Tensor, template_size: int, search_size: int) -> torch.Tensor:
-    """Image (x, y) of each response cell, (N, 2, H, W) with H = W = S - T + 1.
+    """Image (x, y) of each response cell, (N, 2, H, W) with H = W = S - T + 1 (ours:
+    the paper does not place the response locations).
 
     Aligned RoIAlign (ROIAlignV2) samples cell i of a grid over [x0, x1] at its centre
     x0 + (i + 0.5) * cell; response cell j puts the template's centre (T / 2 cells from
@@ -98,8 +99,9 @@ def centerness(ltrb: torch.Tensor) -> torch.Tensor:
 def track_targets(locations: torch.Tensor, target_boxes: torch.Tensor,
                   visible: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Targets of Eq. 6 at the response locations: v* (N, H, W), 1 strictly inside the
-    target box R*^{t+delta} of a visible triplet and 0 elsewhere; p* = (l, t, r, b)
-    distances to R* (N, 4, H, W); the centre-ness of R* at each location (N, H, W)."""
+    target box R*^{t+delta} of a visible triplet ("within": the border left out is ours)
+    and 0 elsewhere; p* = (l, t, r, b) distances to R* (N, 4, H, W); the centre-ness of
+    R* at each location (N, H, W)."""
     xs, ys = locations.unbind(dim=1)
     box = target_boxes[:, :, None, None]
     ltrb = torch.stack([xs - box[:, 0], ys - box[:, 1], box[:, 2] - xs, box[:, 3] - ys], dim=1)
@@ -109,7 +111,8 @@ def track_targets(locations: torch.Tensor, target_boxes: torch.Tensor,
 
 def cosine_window(locations: torch.Tensor, prev_boxes: torch.Tensor, half_extent: torch.Tensor) -> torch.Tensor:
     """C of Eq. 5: a Hann window centred on the centre of R^t, (N, H, W), reaching 0 at
-    ``half_extent`` (N, 2) pixels from it along x and y and staying 0 beyond.
+    ``half_extent`` (N, 2) pixels from it along x and y and staying 0 beyond (the extent
+    is ours: the paper names only a cosine window).
 
     With half the response grid's extent (see ``window_half_extent``) on the usual grid,
     centred on R^t, this is SiamFC's Hanning window: the outer product of
@@ -129,9 +132,10 @@ def scale_penalty(ltrb: torch.Tensor, prev_boxes: torch.Tensor, sigma: float) ->
     """S of Eq. 5: a Gaussian of the relative change of width and height from R^t to the
     box predicted at each location, exp(-(log(w'/w)^2 + log(h'/h)^2) / (2 sigma^2)), (N, H, W).
 
-    The paper only says "Gaussian"; the log ratio makes growing and shrinking by the same
-    factor cost the same (the authors' code uses exp(0.1 * (1 - s_w * s_h)) instead, with
-    s = max(ratio, 1 / ratio)).
+    The paper only says "Gaussian" of "the relative scale (height / width) changes"; the
+    log ratios of width and height are ours: growing and shrinking by one factor cost the
+    same (the authors' code uses exp(0.1 * (1 - s_w * s_h)) instead, with
+    s = max(ratio, 1 / ratio)), and so does sigma.
     """
     sizes = ltrb[:, :2] + ltrb[:, 2:]  # (l + r, t + b) = (w', h')
     prev_sizes = (prev_boxes[:, 2:] - prev_boxes[:, :2])[:, :, None, None]
@@ -183,21 +187,22 @@ class EMM(nn.Module):
         self.template_size, self.search_size = template_size, search_size
         self.focal_alpha, self.focal_gamma = focal_alpha, focal_gamma
         self.window_weight, self.scale_sigma = window_weight, scale_sigma
-        # "A two-layer fully convolutional network with GN" (Sec. 3.3): the paper does not
-        # say whether v and p share layers; as FCOS (and the authors' code) each has its
-        # own tower of num_convs - 1 3x3 conv + GN + ReLU, then a 3x3 prediction conv.
+        # "A 2-layer fully convolutional network, with stacks of 3x3 convolution kernels
+        # and group normalization" (Sec. 4.2). Ours (the paper does not say whether v and p
+        # share layers): as FCOS and the authors' code, each has its own tower of
+        # num_convs - 1 3x3 conv + GN + ReLU, then a 3x3 prediction conv.
         self.visibility_tower = self._tower(in_channels, num_convs - 1, norm)
         self.distance_tower = self._tower(in_channels, num_convs - 1, norm)
         self.visibility = nn.Conv2d(in_channels, 1, kernel_size=3, padding=1)
-        # p is predicted as log-distances in search cells: ltrb = exp(out) * cell, positive
-        # and invariant to the region's scale (FCOS uses exp too, in strides).
+        # Ours: p is predicted as log-distances in search cells, ltrb = exp(out) * cell,
+        # positive and invariant to the region's scale (FCOS uses exp too, in strides).
         self.distances = nn.Conv2d(in_channels, 4, kernel_size=3, padding=1)
         for conv in [*self.visibility_tower, *self.distance_tower, self.visibility, self.distances]:
-            nn.init.normal_(conv.weight, std=0.01)  # FCOS / RetinaNet head initialisation
+            nn.init.normal_(conv.weight, std=0.01)  # ours: FCOS / RetinaNet head initialisation
             if conv.bias is not None:
                 nn.init.zeros_(conv.bias)
         nn.init.constant_(self.visibility.bias, -math.log((1 - VISIBILITY_PRIOR) / VISIBILITY_PRIOR))
-        # Start from "the template's box about each location" (T / 2 cells to each side).
+        # Ours: start from "the template's box about each location" (T / 2 cells to each side).
         nn.init.constant_(self.distances.bias, math.log(template_size / 2))
 
     @staticmethod
@@ -221,7 +226,8 @@ class EMM(nn.Module):
     def losses(self, template, search, prev_boxes, search_boxes, target_boxes, visible) -> Dict[str, torch.Tensor]:
         """Eq. 6: focal loss on v at every location, IoU loss on p at the positive ones
         weighted by the target's centre-ness. Normalised as FCOS: the focal loss by the
-        number of positive locations (at least 1), the IoU loss by the sum of their weights.
+        number of positive locations (at least 1), the IoU loss by the sum of their weights
+        (ours: Sec. 3.4 sums over the triplets).
         ``prev_boxes`` is unused: EMM's targets live on the search grid alone."""
         logits, ltrb = self(template, search, search_boxes)
         locations = response_locations(search_boxes, self.template_size, self.search_size)

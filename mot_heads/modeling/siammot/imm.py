@@ -20,21 +20,22 @@ class IMM(nn.Module):
     """
 
     def __init__(self, in_channels: int, template_size: int = 15, search_size: int = 15, hidden_dim: int = 512,
-                 focal_alpha: float = 0.25, focal_gamma: float = 2.0, smooth_l1_beta: float = 0.0):
+                 focal_alpha: float = 0.25, focal_gamma: float = 2.0, smooth_l1_beta: float = 1.0):
         super().__init__()
         if template_size != search_size:
             raise ValueError(f"IMM concatenates two pooled regions of one size; got {template_size} and {search_size}")
-        # "A 2-layer MLP" (paper): two hidden layers of hidden_dim, as Detectron2's 2fc box head,
-        # then linear predictors of v (a logit) and m.
+        # "A 2-layer MLP with 512 hidden neurons" (Sec. 4.2), read as two hidden layers of
+        # hidden_dim (ours), as Detectron2's 2fc box head, then linear predictors of v (a
+        # logit) and m.
         self.mlp = nn.Sequential(
             nn.Flatten(), nn.Linear(2 * in_channels * template_size ** 2, hidden_dim), nn.ReLU(inplace=True),
             nn.Linear(hidden_dim, hidden_dim), nn.ReLU(inplace=True),
         )
         self.visibility = nn.Linear(hidden_dim, 1)
         self.motion = nn.Linear(hidden_dim, 4)
-        nn.init.normal_(self.motion.weight, std=0.001)
+        nn.init.normal_(self.motion.weight, std=0.001)  # ours, as Detectron2's box regressor
         nn.init.zeros_(self.motion.bias)
-        nn.init.constant_(self.visibility.bias, -4.6)  # prior 0.01, as RetinaNet's classifier
+        nn.init.constant_(self.visibility.bias, -4.6)  # ours: prior 0.01, as RetinaNet's classifier
         self.focal_alpha, self.focal_gamma, self.smooth_l1_beta = focal_alpha, focal_gamma, smooth_l1_beta
 
     def forward(self, template: torch.Tensor, search: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -43,8 +44,9 @@ class IMM(nn.Module):
         return self.visibility(hidden).squeeze(1), self.motion(hidden)
 
     def losses(self, template, search, prev_boxes, search_boxes, target_boxes, visible) -> Dict[str, torch.Tensor]:
-        """Eq. 3: focal loss on v for every triplet, smooth L1 on m for the visible ones;
-        both averaged (over triplets and over visible triplets)."""
+        """Eq. 3: focal loss on v for every triplet, smooth L1 on m for the visible ones.
+        Averaged over triplets and over visible triplets (ours: Sec. 3.4 sums over the
+        triplets, which would tie the learning rate to their number)."""
         logits, motion = self(template, search)
         count = max(len(logits), 1)
         loss_vis = sigmoid_focal_loss(logits, visible.float(), self.focal_alpha, self.focal_gamma, "sum") / count

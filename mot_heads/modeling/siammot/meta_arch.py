@@ -25,7 +25,9 @@ class SiamMOT(GeneralizedRCNN):
     """GeneralizedRCNN whose ROI heads carry a track head.
 
     Training inputs are frame pairs (a pair mapper puts the second frame under "pair");
-    the loss is RPN + box head + motion loss on both frames (joint training, Sec. 3).
+    the loss is l_rpn + l_detect + l_motion (joint training, Sec. 3.4), the detection
+    losses over both frames (ours: the paper does not say), the motion loss over the
+    triplets of frame t tracked into frame t + delta.
     ``inference`` is plain detection; :meth:`track_frame` also propagates live tracks.
     """
 

@@ -18,7 +18,8 @@ def pool_regions(pooler: ROIPooler, features: List[torch.Tensor], regions: List[
 
     Template and search features of one target must come from one level so that their
     cells have the same size (the cross-correlation compares them cell by cell); the
-    level is the one of the target box R, not of the larger search region.
+    level is the one of the target box R, not of the larger search region (ours: the
+    paper does not say).
     """
     pooler_boxes = convert_boxes_to_pooler_format(regions)
     size = pooler.output_size

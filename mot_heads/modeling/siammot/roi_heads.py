@@ -48,7 +48,8 @@ class SiamMOTROIHeads(StandardROIHeads):
 
     def refine_tracks(self, features: Dict[str, torch.Tensor], boxes: torch.Tensor, classes: torch.Tensor,
                       visibility: torch.Tensor):
-        """The box head on propagated boxes (one image), as the authors' code does: the
+        """The box head on propagated boxes (one image), as the authors' code does (ours:
+        the paper does not say; MODEL.TRACK_HEAD.REFINE_WITH_BOX_HEAD): the
         box regressed for the track's class, and a score averaging the visibility with
         the box head's probability of that class."""
         proposals = Instances((0, 0), proposal_boxes=Boxes(boxes))

@@ -26,7 +26,7 @@ def build_motion_model(cfg, in_channels: int) -> nn.Module:
         return EMM(num_convs=head.EMM.NUM_CONVS, norm=head.EMM.NORM, window_weight=head.EMM.WINDOW_WEIGHT,
                    scale_sigma=head.EMM.SCALE_SIGMA, **common)
     if head.NAME == "IMM":
-        return IMM(hidden_dim=head.IMM.HIDDEN_DIM, **common)
+        return IMM(hidden_dim=head.IMM.HIDDEN_DIM, smooth_l1_beta=head.IMM.SMOOTH_L1_BETA, **common)
     raise ValueError(f"MODEL.TRACK_HEAD.NAME={head.NAME!r}: expected 'EMM' or 'IMM'")
 
 
@@ -42,7 +42,7 @@ class SiamTrackHead(nn.Module):
     def __init__(self, *, in_features: List[str], template_pooler: ROIPooler, search_pooler: ROIPooler,
                  motion_model: nn.Module, search_scale: float, template_on_search_region: bool, num_classes: int,
                  triplet_kinds: Tuple[str, ...], triplets_per_image: int, positive_fraction: float,
-                 min_visibility: float, loss_weight: float):
+                 hard_fraction: float, min_visibility: float, loss_weight: float):
         super().__init__()
         self.in_features = in_features
         self.template_pooler, self.search_pooler = template_pooler, search_pooler
@@ -51,7 +51,8 @@ class SiamTrackHead(nn.Module):
         self.template_on_search_region = template_on_search_region
         self.num_classes = num_classes
         self.triplet_kinds = tuple(triplet_kinds)
-        self.triplets_per_image, self.positive_fraction = triplets_per_image, positive_fraction
+        self.triplets_per_image = triplets_per_image
+        self.positive_fraction, self.hard_fraction = positive_fraction, hard_fraction
         self.min_visibility, self.loss_weight = min_visibility, loss_weight
 
     @classmethod
@@ -72,6 +73,7 @@ class SiamTrackHead(nn.Module):
             search_scale=head.SEARCH_REGION_SCALE, template_on_search_region=head.NAME == "IMM",
             num_classes=cfg.MODEL.ROI_HEADS.NUM_CLASSES, triplet_kinds=head.TRIPLETS,
             triplets_per_image=head.TRIPLETS_PER_IMAGE, positive_fraction=head.POSITIVE_FRACTION,
+            hard_fraction=head.HARD_FRACTION,
             min_visibility=head.MIN_VISIBILITY, loss_weight=head.LOSS_WEIGHT,
         )
 
@@ -98,7 +100,8 @@ class SiamTrackHead(nn.Module):
             kinds, target_boxes = label_triplets(
                 proposals, next_targets, self.num_classes, self.search_scale, self.min_visibility
             )
-            keep = sample_triplets(kinds, self.triplet_kinds, self.triplets_per_image, self.positive_fraction)
+            keep = sample_triplets(kinds, self.triplet_kinds, self.triplets_per_image, self.positive_fraction,
+                                   self.hard_fraction)
             templates.append(proposals.proposal_boxes[keep])
             targets.append(target_boxes[keep])
             visible.append(kinds[keep] == POSITIVE)
