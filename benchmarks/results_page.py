@@ -24,6 +24,7 @@ from typing import List, NamedTuple, Optional, Tuple
 import torch
 
 from mot_heads.cli.errors import exit_on_bad_input
+from mot_heads.errors import InputError
 
 from speed_common import REPO, cpu_model
 
@@ -69,7 +70,7 @@ def parse_only(text: Optional[str]) -> List[str]:
     chosen = text.split(",")
     unknown = [name for name in chosen if name not in BENCHMARKS]
     if unknown:
-        raise KeyError(f"--only: no benchmark named {', '.join(map(repr, unknown))}; "
+        raise InputError(f"--only: no benchmark named {', '.join(map(repr, unknown))}; "
                        f"choose from {', '.join(BENCHMARKS)}")
     return [name for name in BENCHMARKS if name in chosen]
 
@@ -150,7 +151,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     with exit_on_bad_input():
         names = parse_only(args.only)
         if args.threads < 1:
-            raise ValueError("--threads must be at least 1")
+            raise InputError("--threads must be at least 1")
         if not os.path.isdir(os.path.dirname(output)):
             raise FileNotFoundError(f"--output {args.output}: its folder does not exist")
     start = time.perf_counter()

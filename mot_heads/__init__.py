@@ -3,4 +3,4 @@
 Importing this package registers its datasets, mappers and models with Detectron2.
 """
 from . import data, engine, modeling
-from .config import add_mot_config, fall_back_to_cpu
+from .config import add_mot_config, fall_back_to_cpu, merge_config_file

@@ -1,9 +1,12 @@
-"""Config keys the project adds to Detectron2's defaults."""
+"""Config keys the project adds to Detectron2's defaults, and safe reading of config files."""
 import logging
 
 import torch
+import yaml
 from detectron2.config import CfgNode as CN
 
+from .errors import InputError
+from .files import read_text
 from .modeling.backbone.dla import add_dla_config
 
 
@@ -269,6 +272,41 @@ def _add_reid_config(cfg: CN) -> None:
     cfg.TEST.PERSON_SEARCH.IOU_THRESHOLD = 0.5
     cfg.TEST.PERSON_SEARCH.SIZE_AWARE_IOU = False
     cfg.TEST.PERSON_SEARCH.DET_THRESH = 0.5
+
+
+def _yaml_problem(error: yaml.YAMLError, path: str) -> str:
+    """One sentence for a YAML error: the file (``path`` unless a ``_BASE_`` file is at
+    fault), the line and the problem."""
+    mark = getattr(error, "problem_mark", None)
+    if mark is None:
+        return f"{path}: invalid YAML: {error}"
+    name = path if mark.name.startswith("<") else mark.name  # "<unicode string>" for text parsed here
+    return f"{name}:{mark.line + 1}: invalid YAML: {getattr(error, 'problem', None) or error}"
+
+
+def merge_config_file(cfg: CN, path: str) -> CN:
+    """Merge the YAML config ``path`` (with its ``_BASE_`` files) into ``cfg``; returns ``cfg``.
+
+    Only plain YAML is read: a Python tag is refused, never run (Detectron2's
+    ``merge_from_file`` falls back to ``yaml.unsafe_load`` by default). A missing file
+    raises ``FileNotFoundError``; one that is not a regular UTF-8 file, not YAML or not a
+    mapping, or a key that is unknown or has a value of the wrong type, an
+    :class:`InputError` naming the file.
+    """
+    try:
+        content = yaml.safe_load(read_text(path, "config file"))
+    except yaml.YAMLError as e:
+        raise InputError(_yaml_problem(e, path)) from None
+    if not isinstance(content, dict):
+        got = "an empty file" if content is None else type(content).__name__
+        raise InputError(f"{path}: expected a YAML mapping of config keys, got {got}")
+    try:
+        cfg.merge_from_file(path, allow_unsafe=False)
+    except yaml.YAMLError as e:  # in a _BASE_ file
+        raise InputError(_yaml_problem(e, path)) from None
+    except (AssertionError, KeyError, ValueError) as e:  # yacs: unknown keys, values of another type
+        raise InputError(f"{path}: {e.args[0] if e.args else e}") from None
+    return cfg
 
 
 def fall_back_to_cpu(cfg: CN) -> CN:

@@ -4,7 +4,8 @@
   are an :class:`InputError` naming the file, never a hang or an anonymous error.
 - :func:`atomic_write` / :func:`atomic_path`: a result file appears under its name only
   when it is complete (written to a temporary name in the same folder, then renamed), so
-  an interrupted run never leaves a half-written file or replaces a complete one.
+  an interrupted run never leaves a half-written file or replaces a complete one;
+  :func:`temporary_path` when the writer renames the file itself.
 - :func:`writable_folder`: the output folder, created and checked before the work starts.
 - :class:`FolderLock`: one run at a time writes into a folder.
 """
@@ -18,6 +19,9 @@ from typing import IO, Iterator
 
 from .errors import InputError
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 def check_regular_file(path: str, what: str = "file") -> None:
     """Raise unless ``path`` is an existing regular file (not a FIFO, device or folder)."""
@@ -26,7 +30,8 @@ def check_regular_file(path: str, what: str = "file") -> None:
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: no such {what}") from None
     if not stat.S_ISREG(mode):
-        kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "not a regular file"
+        kind = ("a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode)
+                else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file")
         raise InputError(f"{path}: expected a {what}, got {kind}")
 
 
@@ -47,9 +52,24 @@ def _temporary_name(path: str) -> str:
     format from the extension, such as OpenCV's and matplotlib's, still see it)."""
     folder, name = os.path.split(os.path.abspath(path))
     stem, ext = os.path.splitext(name)
-    fd, temporary = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".partial{ext}", dir=folder)
+    fd, temporary = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".writing{ext}", dir=folder)
     os.close(fd)
+    os.chmod(temporary, 0o666 & ~_UMASK)  # as open() would create it, not mkstemp's owner-only 0o600
     return temporary
+
+
+@contextlib.contextmanager
+def temporary_path(path: str) -> Iterator[str]:
+    """A temporary path beside ``path`` for a file the block renames into place itself (under
+    a name it may choose late); whatever is left under it when the block ends, however it
+    ends, is removed. Parent folders are created."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    temporary = _temporary_name(path)
+    try:
+        yield temporary
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(temporary)
 
 
 @contextlib.contextmanager
@@ -57,15 +77,9 @@ def atomic_path(path: str) -> Iterator[str]:
     """A temporary path to write ``path``'s content to; renamed to ``path`` when the block
     ends normally, removed when it raises (including ``KeyboardInterrupt``). Parent folders
     are created."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    temporary = _temporary_name(path)
-    try:
+    with temporary_path(path) as temporary:
         yield temporary
         os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(temporary)
-        raise
 
 
 @contextlib.contextmanager

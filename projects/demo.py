@@ -17,7 +17,7 @@ from detectron2.utils.logger import setup_logger
 from detectron2.utils.visualizer import Visualizer
 from tqdm import tqdm
 
-from mot_heads import add_mot_config, fall_back_to_cpu
+from mot_heads import add_mot_config, fall_back_to_cpu, merge_config_file
 
 
 def parse_args(argv=None):
@@ -35,7 +35,7 @@ def main(argv=None):
     args = parse_args(argv)
     setup_logger(name="mot_heads")
     cfg = add_mot_config(get_cfg())
-    cfg.merge_from_file(args.config_file)
+    merge_config_file(cfg, args.config_file)
     cfg.merge_from_list(args.opts)
     cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST = args.confidence_threshold
     fall_back_to_cpu(cfg)

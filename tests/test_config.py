@@ -16,7 +16,7 @@ def test_added_keys_and_defaults():
 def test_unknown_evaluator_and_mapper_are_named():
     cfg = add_mot_config(get_cfg())
     cfg.TEST.EVALUATOR = "hota"
-    with pytest.raises(KeyError, match="TEST.EVALUATOR='hota': expected a comma-separated list of \\['coco', 'mot', 'person_search', 'reid', 'retrieval', 'sot'\\]"):
+    with pytest.raises(ValueError, match="TEST.EVALUATOR='hota': expected a comma-separated list of \\['coco', 'mot', 'person_search', 'reid', 'retrieval', 'sot'\\]"):
         MOTTrainer.build_evaluator(cfg, "any")
     with pytest.raises(KeyError, match="PairMapper"):
         MAPPER_REGISTRY.get("PairMapper")

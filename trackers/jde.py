@@ -23,28 +23,30 @@ from .base import Tracker
 from .costs import cosine_distance, forbid_cross_class, iou_matrix
 from .gating import gate_cost
 from .kalman import KalmanFilter
+from .params import TrackerParams, in_range, one_of
 from .record import Detections, RecordError, Tracks
 from .registry import register_tracker
 from .track_pool import TrackPool, TrackState
 
 
 @dataclass
-class JDEParams:
+class JDEParams(TrackerParams):
     """The cascade's constants (FairMOT's defaults; ByteTrack's for the second association)."""
 
-    det_threshold: float = 0.4  # detections at least this confident are associated and start tracks
-    embedding_threshold: float = 0.4  # max fused appearance cost of a match (step 1)
-    motion_weight: float = 0.02  # weight of the Mahalanobis distance in the fused cost (1 - lambda)
-    iou_threshold: float = 0.5  # max IoU distance of a match (step 2)
-    unconfirmed_iou_threshold: float = 0.7  # max IoU distance for tentative tracks (step 4)
-    embedding_momentum: float = 0.9  # eps of the template EMA (Eq. 11, CSTrack)
-    track_buffer: int = 30  # a lost track unmatched this many frames is terminated (Sec. III-E, CSTrack), at 30 fps
-    frame_rate: float = 30.0  # of the video; the buffer scales with it
-    duplicate_iou_distance: float = 0.15  # tracked/lost pairs closer than this are duplicates
+    det_threshold: float = in_range(0.4, 0, 1)  # detections at least this confident are associated and start tracks
+    embedding_threshold: float = in_range(0.4, 0)  # max fused appearance cost of a match (step 1)
+    motion_weight: float = in_range(0.02, 0, 1)  # weight of the Mahalanobis distance in the fused cost (1 - lambda)
+    iou_threshold: float = in_range(0.5, 0, 1)  # max IoU distance of a match (step 2)
+    unconfirmed_iou_threshold: float = in_range(0.7, 0, 1)  # max IoU distance for tentative tracks (step 4)
+    embedding_momentum: float = in_range(0.9, 0, 1)  # eps of the template EMA (Eq. 11, CSTrack)
+    # a lost track unmatched this many frames is terminated (Sec. III-E, CSTrack), at 30 fps
+    track_buffer: int = in_range(30, 0)
+    frame_rate: float = in_range(30.0, 0, low_open=True)  # of the video; the buffer scales with it
+    duplicate_iou_distance: float = in_range(0.15, 0, 1)  # tracked/lost pairs closer than this are duplicates
     second_association: bool = False  # ByteTrack's association of low-score detections
-    low_score_threshold: float = 0.1  # lowest score used by the second association
-    second_iou_threshold: float = 0.5  # max IoU distance of a second-association match
-    box_format: str = "xyah"
+    low_score_threshold: float = in_range(0.1, 0, 1)  # lowest score used by the second association
+    second_iou_threshold: float = in_range(0.5, 0, 1)  # max IoU distance of a second-association match
+    box_format: str = one_of("xyah", ("xyah", "xywh"))  # the cascade gates in 4 dims: not "xysr"
 
 
 @register_tracker("jde")
@@ -56,8 +58,6 @@ class JDETracker(Tracker):
     def __init__(self, params=None):
         super().__init__(params)
         p = self.params
-        if p.box_format == "xysr":
-            raise ValueError("JDEParams.box_format: the cascade gates in 4 dims; use 'xyah' or 'xywh'")
         self.pool = TrackPool(
             KalmanFilter(p.box_format), min_hits=2,
             # a lost track is removed after track_buffer frames without a match (Sec. III-E,

@@ -31,6 +31,7 @@ from .base import Tracker
 from .costs import cosine_distance
 from .jde import JDEParams, JDETracker
 from .nms import nms
+from .params import in_range, one_of
 from .record import Detections, RecordError, Tracks
 from .registry import register_tracker
 
@@ -43,20 +44,22 @@ class LongTermParams(JDEParams):
     """JDE's association constants (used by ``"reid"``) and the selection's; the paper
     gives only ``position_candidates``: the others are ours."""
 
-    selection: str = "reid"  # "top1" | "position" | "position_prior" | "reid" (see the module docstring)
-    nms_iou: float = 0.5  # candidates overlapping a higher-scored one by more IoU are dropped first
-    min_score: float = 0.05  # candidates below are dropped after NMS (FCOS's inference threshold)
-    position_candidates: int = 5  # "position": PC chooses among this many top candidates (Sec. 4.2: 5)
-    position_sigma: float = 1.0  # "position_prior": std of the Gaussian on the centre distance, in sizes sqrt(w h)
-    position_min_score: float = 0.3  # "position_prior": raw score the choice needs to be reported (= det_threshold)
+    selection: str = one_of("reid", SELECTIONS)  # see the module docstring
+    nms_iou: float = in_range(0.5, 0, 1)  # candidates overlapping a higher-scored one by more IoU are dropped first
+    min_score: float = in_range(0.05, 0, 1)  # candidates below are dropped after NMS (FCOS's inference threshold)
+    position_candidates: int = in_range(5, 1)  # "position": PC chooses among this many top candidates (Sec. 4.2: 5)
+    # "position_prior": std of the Gaussian on the centre distance, in sizes sqrt(w h)
+    position_sigma: float = in_range(1.0, 0, low_open=True)
+    # "position_prior": raw score the choice needs to be reported (= det_threshold)
+    position_min_score: float = in_range(0.3, 0, 1)
     # Candidates at least this confident are associated and start tracklets: lower than
     # FairMOT's 0.4 (a trained person detector), since a template-conditioned class-agnostic
     # detector scores a target whose appearance changed lower.
-    det_threshold: float = 0.3
+    det_threshold: float = in_range(0.3, 0, 1)
     # "reid": max cosine distance from a tracklet born after the target was last seen to the
     # target's templates for the identity to move to it; stricter than JDE's 0.4 fused
     # appearance cost, as no motion cue confirms a re-detection.
-    redetect_distance: float = 0.3
+    redetect_distance: float = in_range(0.3, 0)
 
 
 def centre_distances(boxes: np.ndarray, box: np.ndarray) -> np.ndarray:
@@ -89,8 +92,6 @@ class LongTermTracker(Tracker):
 
     def __init__(self, params=None):
         super().__init__(params)
-        if self.params.selection not in SELECTIONS:
-            raise ValueError(f"LongTermParams.selection: expected one of {SELECTIONS}, got {self.params.selection!r}")
         jde_fields = [f.name for f in dataclasses.fields(JDEParams)]
         self.association = JDETracker(JDEParams(**{name: getattr(self.params, name) for name in jde_fields}))
         self.reset()

@@ -35,22 +35,26 @@ import numpy as np
 
 from .gaussian import gaussian_radius
 from .jde import JDEParams, JDETracker
+from .params import in_range, one_of
 from .record import Detections, RecordError, Tracks
 from .registry import register_tracker
 from .track_pool import TrackState
+
+SIGMA_RULES = ("radius", "centernet")  # the sigma of step 3's Gaussian (see occlusion_pair_score)
 
 
 @dataclass
 class OUTrackParams(JDEParams):
     """JDE's constants, plus those of Algorithm 1 (OUTrack)."""
 
-    occlusion_threshold: float = 0.7  # tau_o: min Gaussian score of a (detection, centre) pair (paper)
-    refind_window: int = 30  # tau_w, at 30 fps (ours: the paper gives no value; JDE's buffer)
-    occlusion_score_threshold: float = 0.4  # min heatmap peak of an occlusion centre (ours: FairMOT's det threshold)
-    occlusion_min_overlap: float = 0.7  # CenterNet's min_overlap sizing the Gaussian of step 3
+    occlusion_threshold: float = in_range(0.7, 0, 1)  # tau_o: min Gaussian score of a (detection, centre) pair (paper)
+    refind_window: int = in_range(30, 0)  # tau_w, at 30 fps (ours: the paper gives no value; JDE's buffer)
+    # min heatmap peak of an occlusion centre (ours: FairMOT's det threshold)
+    occlusion_score_threshold: float = in_range(0.4, 0, 1)
+    occlusion_min_overlap: float = in_range(0.7, 0, 1, low_open=True)  # sizes step 3's Gaussian (CenterNet)
     # sigma of that Gaussian: "centernet" ((2r + 1) / 6, the heatmap target's, Eq. 10) or
     # "radius" (sigma = r, the authors' code)
-    occlusion_sigma: str = "centernet"
+    occlusion_sigma: str = one_of("centernet", SIGMA_RULES)
     one_track_per_center: bool = False  # ours, see the module docstring
     skip_seen_overlaps: bool = False  # ours, see the module docstring
 
@@ -76,9 +80,6 @@ def recover_occluded_box(predicted, occluder, center) -> np.ndarray:
     x = occluded_side(p[0], p[2], d[0], d[2], c[0])
     y = occluded_side(p[1], p[3], d[1], d[3], c[1])
     return np.array([x, y, x + p[2] - p[0], y + p[3] - p[1]])
-
-
-SIGMA_RULES = ("radius", "centernet")
 
 
 def points_in_boxes(points, boxes) -> np.ndarray:

@@ -43,26 +43,27 @@ from .base import Tracker
 from .costs import iou_matrix
 from .nms import nms
 from .motion import LastBox
+from .params import TrackerParams, in_range
 from .record import Detections, RecordError, Tracks
 from .registry import register_tracker
 from .track_pool import TrackPool, TrackState
 
 
 @dataclass
-class SiamMOTParams:
+class SiamMOTParams(TrackerParams):
     """The solver's constants (the paper's defaults, Sec. 3.4 and 4.2)."""
 
-    continue_threshold: float = 0.4  # alpha: minimum visibility to continue a track
-    start_threshold: float = 0.6  # beta: minimum detection score to start a track
+    continue_threshold: float = in_range(0.4, 0, 1)  # alpha: minimum visibility to continue a track
+    start_threshold: float = in_range(0.6, 0, 1)  # beta: minimum detection score to start a track
     # tau: a track below alpha for tau consecutive frames is killed (1: at once, Sec. 5)
-    max_dormant: int = 30
-    suppress_iou: float = 0.5  # detections this close to a tracked instance are dropped
+    max_dormant: int = in_range(30, 1)
+    suppress_iou: float = in_range(0.5, 0, 1)  # detections this close to a tracked instance are dropped
     # Minimum visibility to resume a dormant track (ours: the paper gives none; the
     # authors' solver uses 0.4, alpha's value).
-    resume_threshold: float = 0.4
+    resume_threshold: float = in_range(0.4, 0, 1)
     # NMS IoU, applied to detections and to track boxes (ours: the paper says "standard
     # NMS"; the authors' solver uses 0.5).
-    nms_threshold: float = 0.5
+    nms_threshold: float = in_range(0.5, 0, 1)
     # NMS and suppression across classes (ours): an overlap of two classes is then one
     # object seen as both (off for scenes where objects of two classes share a box, e.g.
     # riders).
@@ -71,7 +72,7 @@ class SiamMOTParams:
     resume_with_detections: bool = False
     # Continued tracks take the box of the detection they overlap most (ours, see the module docstring).
     correct_with_detections: bool = False
-    correct_iou: float = 0.3  # minimum IoU of a continued track with the detection it takes (ours)
+    correct_iou: float = in_range(0.3, 0, 1)  # minimum IoU of a continued track with the detection it takes (ours)
 
 
 @register_tracker("siammot")
@@ -82,8 +83,6 @@ class SiamMOTSolver(Tracker):
 
     def __init__(self, params=None):
         super().__init__(params)
-        if self.params.max_dormant < 1:
-            raise ValueError(f"SiamMOTParams.max_dormant (tau) must be >= 1 frame, got {self.params.max_dormant}")
         # The pool removes a track more than max_lost frames after its last match: the
         # tau-th consecutive frame below alpha is frame last + tau.
         self.pool = TrackPool(LastBox(), min_hits=1, max_lost=self.params.max_dormant - 1)

@@ -6,21 +6,22 @@ import numpy as np
 from .assignment import linear_assignment
 from .base import Tracker
 from .costs import forbid_cross_class, iou_matrix
-from .kalman import KalmanFilter
+from .kalman import BOX_FORMATS, KalmanFilter
+from .params import TrackerParams, in_range, one_of
 from .record import Detections, Tracks
 from .registry import register_tracker
 from .track_pool import TrackPool
 
 
 @dataclass
-class SORTParams:
+class SORTParams(TrackerParams):
     """SORT's constants (defaults of the authors' code)."""
 
-    max_age: int = 1  # frames a track survives without a match
-    min_hits: int = 3  # matches after birth before a track is reported
-    iou_threshold: float = 0.3  # minimum IoU of a match
-    score_threshold: float = 0.0  # detections scoring lower are ignored
-    box_format: str = "xysr"  # SORT's (centre, area, aspect) Kalman state
+    max_age: int = in_range(1, 0)  # frames a track survives without a match
+    min_hits: int = in_range(3, 0)  # matches after birth before a track is reported
+    iou_threshold: float = in_range(0.3, 0, 1)  # minimum IoU of a match
+    score_threshold: float = in_range(0.0, 0, 1)  # detections scoring lower are ignored
+    box_format: str = one_of("xysr", BOX_FORMATS)  # SORT's (centre, area, aspect) Kalman state
 
 
 @register_tracker("sort")

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import mot_heads
 
+from .common import int_at_least
 from .errors import exit_on_bad_input
 
 BENCHMARK_NAMES = "tracker-update, inference, training, evaluation, data-loading"
@@ -41,7 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "repository root)")
     parser.add_argument("--only", metavar="NAME[,NAME]", help=f"run only these benchmarks, of {BENCHMARK_NAMES} "
                         "(the page then says which ran)")
-    parser.add_argument("--threads", type=int, metavar="N", help="torch threads of the model benchmarks (default 2)")
+    parser.add_argument("--threads", type=int_at_least(1), metavar="N",
+                        help="torch threads of the model benchmarks (default 2)")
 
 
 def run(args: argparse.Namespace) -> int:

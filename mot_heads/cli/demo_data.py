@@ -25,6 +25,7 @@ import os
 
 from ..data.builtin import datasets_root
 from ..data.synthetic import SyntheticConfig, generate_dataset
+from ..errors import InputError
 from .errors import exit_on_bad_input
 
 # Frames must hold the largest objects: cars up to SyntheticConfig.car_widths wide, and
@@ -59,9 +60,9 @@ def config_from_args(args: argparse.Namespace) -> SyntheticConfig:
     """The generation parameters the options give; sizes too small raise."""
     small = [f"--{field.replace('_', '-')}" for field in SIZE_OPTIONS if getattr(args, field) < 1]
     if small:
-        raise ValueError(f"{', '.join(small)} must be at least 1")
+        raise InputError(f"{', '.join(small)} must be at least 1")
     if args.width < MIN_WIDTH or args.height < MIN_HEIGHT:
-        raise ValueError(f"--width {args.width} --height {args.height}: frames must be at least "
+        raise InputError(f"--width {args.width} --height {args.height}: frames must be at least "
                          f"{MIN_WIDTH}x{MIN_HEIGHT} pixels, the size of the largest objects and false detections")
     sizes = {field: getattr(args, field) for field in SIZE_OPTIONS}
     return SyntheticConfig(seed=args.seed, camera_motion=not args.no_camera_motion, **sizes)
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
             generate_dataset(args.root, config)
         except OSError as e:  # an unwritable root, or a non-empty one of something else
             message = str(e) if e.strerror is None else f"{e.filename or args.root}: cannot write ({e.strerror})"
-            raise ValueError(message) from e
+            raise InputError(message) from e
     print(f"synthetic set in {args.root}: {config.train_sequences} train and {config.val_sequences} val sequences "
           f"of {config.num_frames} frames, {config.width}x{config.height}")
     return 0

@@ -1,20 +1,24 @@
-"""Bad input to a command ends with one sentence on stderr and exit status 2."""
+"""Bad input to a command ends with one sentence on stderr and exit status 2; any other
+exception is a bug and keeps its traceback."""
 import contextlib
 import sys
 
-from trackers import RecordError
+from trackers import ParamError, RecordError
 
-from ..data.mot_challenge import MOTFormatError
+from ..errors import InputError
 
-BAD_INPUT = (MOTFormatError, RecordError, FileNotFoundError, NotADirectoryError, KeyError, ValueError)
+# InputError covers the file format errors (MOTFormatError, SOTFormatError); the OSErrors
+# are those about the user's files and folders.
+BAD_INPUT = (InputError, RecordError, ParamError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
+             PermissionError)
 
 
 @contextlib.contextmanager
 def exit_on_bad_input():
-    """Turn the errors bad files or arguments raise into ``error: <message>`` and exit 2."""
+    """Turn the errors that bad files, arguments or config keys raise (:data:`BAD_INPUT`)
+    into ``error: <message>`` and exit 2."""
     try:
         yield
     except BAD_INPUT as e:
-        message = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-        print(f"error: {message}", file=sys.stderr)
+        print(f"error: {e}", file=sys.stderr)
         sys.exit(2)

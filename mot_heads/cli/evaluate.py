@@ -12,9 +12,17 @@ Examples::
 
 Result files (--gt-dir and --results-dir): the tracker's output is RES/<seq>.txt, one per
 ground-truth sequence; whether GT holds MOT or SOT sequences is read from its layout.
+RES/<seq>.partial.txt files (what an interrupted `mot track` run wrote) are left out, with
+a warning. --json, --csv and --plot-dir are checked before scoring, and each file appears
+only once complete.
 
-MOT: every GT/<seq>/ with a seqinfo.ini is a sequence, its ground truth GT/<seq>/gt/gt.txt;
-results in the MOTChallenge format (column 8, when given, is the class). HOTA follows
+MOT: every GT/<seq>/ with a seqinfo.ini is a sequence, its ground truth GT/<seq>/gt/gt.txt
+(a folder with gt/, img1/ or det/ but no seqinfo.ini is an error); gt files have 9 columns
+(MOT16/17/20) or 10 (MOT15, no class), gt classes are 1..13, -1 or one of --classes and
+--distractor-classes. Results in the MOTChallenge format, 7 to 10 columns, one format per
+file: column 8, when given, is the class (an integer), except in MOT15-3D files (columns
+8-10 world coordinates), which are read without a class, with a warning. Ids are integers
+(at most 2^53). A --classes id without gt rows is an error. HOTA follows
 TrackEval's definition, CLEAR and Identity come from motmetrics, both after TrackEval's
 MOTChallenge preprocessing (boxes on distractors and zero-marked gt do not count). Ratios
 are printed as percentages; COMBINED scores all sequences together. With several
@@ -41,20 +49,23 @@ import csv
 import json
 import logging
 import os
-from typing import Dict, List, Mapping, Tuple
+import sys
+from typing import Dict, Iterable, List, Mapping, Tuple
 
 import numpy as np
 from detectron2.evaluation.testing import flatten_results_dict
 from tqdm import tqdm
 
-from ..data.mot_challenge import MOT_IGNORE_CLASSES, find_sequences
+from ..data.mot_challenge import MOT_IGNORE_CLASSES, NOT_GIVEN, find_sequences, looks_like_sequence
 from ..data.sot import GT_FILE, find_sot_sequences
+from ..errors import InputError
 from ..evaluation.clear_identity import COMBINED
 from ..evaluation.mot_files import MOTSequence, read_mot_gt, read_mot_results
 from ..evaluation.mot_metrics import average_classes, evaluate_mot_classes, format_table
 from ..evaluation.plots import plot_sequence_bars, plot_success
 from ..evaluation.sot_files import SOTSequence, read_sot_gt, read_sot_results
 from ..evaluation.sot_metrics import compare_sequences, evaluate_sot, format_sot_table, mean_success_curve
+from ..files import atomic_write, writable_folder
 from .errors import exit_on_bad_input
 from .train import check_inputs, train_or_evaluate
 
@@ -64,6 +75,7 @@ FILE_OPTIONS = {"--json": "json", "--csv": "csv", "--plot-dir": "plot_dir", "--c
 MOT_OPTIONS = ("--classes", "--class-names", "--distractor-classes")
 DEFAULT_CLASSES = (1,)  # MOTChallenge's pedestrian
 BAR_KEYS = ("HOTA", "MOTA", "IDF1")
+PARTIAL_SUFFIX = ".partial.txt"  # the result of a `mot track` run stopped by Ctrl-C
 
 # Metrics by row (sequence or COMBINED); tables of them by class name.
 Table = Dict[str, Dict[str, object]]
@@ -131,18 +143,18 @@ def _uses_model(args: argparse.Namespace) -> bool:
     miss one of a mode's options."""
     files = args.gt_dir is not None or args.results_dir is not None
     if files == (args.config_file is not None):
-        raise ValueError("give --gt-dir and --results-dir to score result files, or --config-file to evaluate "
+        raise InputError("give --gt-dir and --results-dir to score result files, or --config-file to evaluate "
                          "a model" + (", not both" if files else ""))
     if args.config_file is not None:
         given = [flag for flag, dest in FILE_OPTIONS.items() if getattr(args, dest) is not None]
         if given:
-            raise ValueError(f"{', '.join(given)} apply to result files, not to a model (--config-file), "
+            raise InputError(f"{', '.join(given)} apply to result files, not to a model (--config-file), "
                              "whose results go to OUTPUT_DIR")
         return True
     if args.gt_dir is None or args.results_dir is None:
-        raise ValueError("scoring result files needs both --gt-dir and --results-dir")
+        raise InputError("scoring result files needs both --gt-dir and --results-dir")
     if args.opts:
-        raise ValueError(f"the config overrides {' '.join(args.opts)} need --config-file (a model to evaluate)")
+        raise InputError(f"the config overrides {' '.join(args.opts)} need --config-file (a model to evaluate)")
     return False
 
 
@@ -168,33 +180,42 @@ def gt_kind(gt_dir: str) -> str:
     if not os.path.isdir(gt_dir):
         raise FileNotFoundError(f"{gt_dir}: no such folder; expected sequence folders inside")
     folders = [os.path.join(gt_dir, d) for d in os.listdir(gt_dir)]
-    if any(os.path.isfile(os.path.join(d, "seqinfo.ini")) for d in folders):
+    if any(looks_like_sequence(d) for d in folders):
         return "mot"
-    if any(os.path.isfile(os.path.join(d, GT_FILE)) for d in folders):
+    if any(os.path.exists(os.path.join(d, GT_FILE)) for d in folders):
         return "sot"
-    raise ValueError(f"{gt_dir}: no sequence folder inside holds seqinfo.ini and gt/gt.txt (MOT) or {GT_FILE} (SOT)")
+    raise InputError(f"{gt_dir}: no sequence folder inside holds seqinfo.ini and gt/gt.txt (MOT) or {GT_FILE} (SOT)")
 
 
 def _result_paths(gt_dir: str, results_dir: str, names: List[str]) -> Dict[str, str]:
-    """RES/<seq>.txt of every gt sequence, sorted by name, checked one to one."""
+    """RES/<seq>.txt of every gt sequence, sorted by name, checked one to one; partial
+    results are left out with a warning."""
     if not os.path.isdir(results_dir):
         raise FileNotFoundError(f"{results_dir}: no such folder; expected one <seq>.txt result file per sequence")
-    files = {f[:-4] for f in os.listdir(results_dir) if f.endswith(".txt")}
+    listed = [f for f in os.listdir(results_dir) if f.endswith(".txt") and not f.startswith(".")]  # not hidden
+    partial = sorted(f for f in listed if f.endswith(PARTIAL_SUFFIX))
+    if partial:
+        print(f"warning: {results_dir}: left out {', '.join(partial)}, the partial results of an interrupted "
+              "mot track run", file=sys.stderr)
+    files = {f[:-4] for f in listed if f not in partial}
     no_gt, no_result = sorted(files - set(names)), sorted(set(names) - files)
     if no_gt:
-        raise ValueError(f"{results_dir}: results for sequences without ground truth in {gt_dir}: {', '.join(no_gt)}")
+        raise InputError(f"{results_dir}: results for sequences without ground truth in {gt_dir}: {', '.join(no_gt)}")
     if no_result:
-        raise ValueError(f"{results_dir}: no <seq>.txt result file for the sequences {', '.join(no_result)}")
+        raise InputError(f"{results_dir}: no <seq>.txt result file for the sequences {', '.join(no_result)}")
     return {name: os.path.join(results_dir, f"{name}.txt") for name in sorted(names)}
 
 
-def read_folders(gt_dir: str, results_dir: str) -> Tuple[Dict[str, MOTSequence], Dict[str, MOTSequence]]:
-    """MOT ground truth and results of every sequence, checked one to one."""
+def read_folders(
+    gt_dir: str, results_dir: str, known_classes: Iterable[int] = ()
+) -> Tuple[Dict[str, MOTSequence], Dict[str, MOTSequence]]:
+    """MOT ground truth and results of every sequence, checked one to one; gt classes
+    beyond MOTChallenge's must be among ``known_classes``."""
     seq_dirs = {os.path.basename(os.path.normpath(d)): d for d in find_sequences(gt_dir)}
     paths = _result_paths(gt_dir, results_dir, list(seq_dirs))
     gts, results = {}, {}
     for name in tqdm(paths, desc="reading", unit="seq", disable=None):
-        gts[name] = read_mot_gt(seq_dirs[name])
+        gts[name] = read_mot_gt(seq_dirs[name], known_classes)
         results[name] = read_mot_results(paths[name], name, gts[name].seq_length)
     return gts, results
 
@@ -213,13 +234,41 @@ def read_sot_folders(gt_dir: str, results_dir: str) -> Tuple[Dict[str, SOTSequen
 def evaluate_files(args: argparse.Namespace) -> None:
     """Score, print and write what the options ask for; bad input exits with one sentence."""
     with exit_on_bad_input():
-        if gt_kind(args.gt_dir) == "mot":
+        kind = gt_kind(args.gt_dir)
+        _check_outputs(args)
+        if kind == "mot":
             _evaluate_mot_files(args)
         else:
             given = [flag for flag in MOT_OPTIONS if getattr(args, FILE_OPTIONS[flag]) is not None]
             if given:
-                raise ValueError(f"{', '.join(given)} apply to MOT ground truth; {args.gt_dir} holds SOT sequences")
+                raise InputError(f"{', '.join(given)} apply to MOT ground truth; {args.gt_dir} holds SOT sequences")
             _evaluate_sot_files(args)
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """--json, --csv and --plot-dir can be written (checked before any scoring)."""
+    for flag, path in (("--json", args.json), ("--csv", args.csv)):
+        if path is None:
+            continue
+        folder = os.path.dirname(os.path.abspath(path))
+        if os.path.isdir(path):
+            raise InputError(f"{path}: {flag} names a folder; expected a file name")
+        if not os.path.exists(folder):
+            raise InputError(f"{path}: cannot write (No such file or directory); {flag} expects a file in an "
+                             "existing folder")
+        writable_folder(folder, f"folder of {flag}")
+    if args.plot_dir is not None:
+        writable_folder(args.plot_dir, "--plot-dir folder")
+
+
+def _check_selection(gts: Mapping[str, MOTSequence], classes: Mapping[str, int], gt_dir: str) -> None:
+    """Every scored class has gt rows (of that class or without a class, mark not 0) in
+    some sequence: a score of nothing (MOTA of -FP) is no score."""
+    for class_id in classes.values():
+        if not any((np.isin(g.classes, (class_id, NOT_GIVEN)) & (g.scores.astype(int) != 0)).any()
+                   for g in gts.values()):
+            raise InputError(f"--classes {class_id}: no sequence in {gt_dir} has a gt row of class {class_id} "
+                             "(with a mark other than 0), so there is nothing to score for it")
 
 
 def _mot_classes(args: argparse.Namespace) -> Dict[str, int]:
@@ -227,11 +276,11 @@ def _mot_classes(args: argparse.Namespace) -> Dict[str, int]:
     ids = DEFAULT_CLASSES if args.classes is None else args.classes
     names = [str(i) for i in ids] if args.class_names is None else args.class_names
     if not ids:
-        raise ValueError("--classes is empty: give at least one gt class id, e.g. --classes 1")
+        raise InputError("--classes is empty: give at least one gt class id, e.g. --classes 1")
     if len(names) != len(ids):
-        raise ValueError(f"--class-names gives {len(names)} names for {len(ids)} --classes")
+        raise InputError(f"--class-names gives {len(names)} names for {len(ids)} --classes")
     if len(set(ids)) < len(ids) or len(set(names)) < len(names) or COMBINED in names or "" in names:
-        raise ValueError(f"--classes and --class-names must be distinct and not empty, and no class named {COMBINED}")
+        raise InputError(f"--classes and --class-names must be distinct and not empty, and no class named {COMBINED}")
     return dict(zip(names, ids))
 
 
@@ -240,7 +289,7 @@ def _evaluate_mot_files(args: argparse.Namespace) -> None:
     distractors = MOT_IGNORE_CLASSES if args.distractor_classes is None else args.distractor_classes
     both = sorted(set(classes.values()) & set(distractors))
     if both:
-        raise ValueError(f"gt class {both[0]} is scored and also a distractor class (--distractor-classes "
+        raise InputError(f"gt class {both[0]} is scored and also a distractor class (--distractor-classes "
                          f"{','.join(map(str, distractors))}); for the synthetic set pass --distractor-classes ''")
     # What preprocessing removed, per sequence, on stderr; not also through the root
     # logger, which motmetrics' logging.info calls give a handler.
@@ -251,7 +300,8 @@ def _evaluate_mot_files(args: argparse.Namespace) -> None:
     log.setLevel(logging.INFO)
     log.propagate = False
     try:
-        gts, results = read_folders(args.gt_dir, args.results_dir)
+        gts, results = read_folders(args.gt_dir, args.results_dir, [*classes.values(), *distractors])
+        _check_selection(gts, classes, args.gt_dir)
         tables = evaluate_mot_classes(gts, results, classes, distractors, progress=True)
     finally:
         log.removeHandler(handler)
@@ -289,23 +339,23 @@ def _evaluate_sot_files(args: argparse.Namespace) -> None:
 
 @contextlib.contextmanager
 def _writing(path: str):
-    """An OSError while writing ``path`` as one sentence (a ValueError)."""
+    """An OSError while writing ``path`` as one sentence (an InputError)."""
     try:
         yield
     except OSError as e:
-        raise ValueError(f"{e.filename or path}: cannot write ({e.strerror or e})") from e
+        raise InputError(f"{e.filename or path}: cannot write ({e.strerror or e})") from e
 
 
 def _write_tables(args: argparse.Namespace, tables: Mapping[str, Table]) -> None:
     """--json and --csv: one table as it is, several by class (see the options' help)."""
     by_class = len(tables) > 1
     if args.json:
-        with _writing(args.json), open(args.json, "w") as f:
+        with _writing(args.json), atomic_write(args.json) as f:
             json.dump(tables if by_class else next(iter(tables.values())), f, indent=2)
             f.write("\n")
     if args.csv:
         keys = list(next(iter(next(iter(tables.values())).values())))
-        with _writing(args.csv), open(args.csv, "w", newline="") as f:
+        with _writing(args.csv), atomic_write(args.csv, newline="") as f:
             writer = csv.writer(f)
             writer.writerow(["class"] * by_class + ["sequence", *keys])
             for name, table in tables.items():

@@ -14,6 +14,7 @@ import argparse
 import os
 
 from ..evaluation.plots import plot_training_curves
+from ..files import writable_folder
 from .errors import exit_on_bad_input
 
 
@@ -26,7 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     with exit_on_bad_input():
-        paths = plot_training_curves(args.output_dir, args.out or os.path.join(args.output_dir, "plots"))
+        out = args.out or os.path.join(args.output_dir, "plots")
+        paths = plot_training_curves(args.output_dir, writable_folder(out, "plot folder (--out)"))
     for path in paths:
         print(path)
     return 0

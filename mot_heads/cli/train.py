@@ -13,8 +13,10 @@ Training writes checkpoints, ``log.txt`` and ``metrics.json`` to ``OUTPUT_DIR``,
 end PNG plots of the losses, learning rate and evaluations to ``OUTPUT_DIR/plots``.
 ``--eval-only`` evaluates ``MODEL.WEIGHTS`` on ``DATASETS.TEST`` with ``TEST.EVALUATOR`` and
 appends the results to ``OUTPUT_DIR/metrics.json``, as training does. ``--num-gpus N``
-starts N processes (NCCL on GPUs, gloo on CPU). The config file, its keys, the datasets and
-the weights are checked before any process starts: bad input ends with one sentence.
+starts N processes (NCCL on GPUs, gloo on CPU). The config file (plain YAML: Python tags
+are refused, never run), its keys, the datasets, the evaluators, the tracker and its
+parameters, the weights and a writable OUTPUT_DIR are checked before any process starts:
+bad input ends with one sentence on stderr and exit status 2.
 """
 import argparse
 import logging
@@ -27,11 +29,15 @@ from detectron2.modeling import build_model
 from detectron2.utils import comm
 from detectron2.utils.logger import setup_logger
 
+from trackers import build_tracker, parse_param_strings
+
 from ..data import check_registered
-from ..engine import MOTTrainer, record_evaluation
+from ..engine import MOTTrainer, evaluator_names, record_evaluation
 from ..engine.checkpoint import CheckedCheckpointer
+from ..errors import InputError
 from ..evaluation.plots import plot_training_curves
-from .common import load_config
+from ..files import writable_folder
+from .common import int_at_least, load_config
 from .errors import exit_on_bad_input
 
 # Detectron2's default: a local port derived from the user id.
@@ -49,14 +55,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config-file", required=True, metavar="FILE",
                         help="the model's YAML config (e.g. configs/SiamMOT/siammot_EMM_DLA34_FPN.yaml)")
     parser.add_argument("--resume", action="store_true",
-                        help="continue from the last checkpoint in OUTPUT_DIR (without one, start from MODEL.WEIGHTS)")
+                        help="continue from the last checkpoint in OUTPUT_DIR, the file OUTPUT_DIR/last_checkpoint "
+                        "names inside it (without one, start from MODEL.WEIGHTS)")
     parser.add_argument("--eval-only", action="store_true",
                         help="evaluate MODEL.WEIGHTS on DATASETS.TEST instead of training")
-    parser.add_argument("--num-gpus", type=int, default=1, metavar="N",
+    parser.add_argument("--num-gpus", type=int_at_least(1), default=1, metavar="N",
                         help="processes per machine: one per GPU, or CPU processes on a machine without GPUs "
                         "(default 1)")
-    parser.add_argument("--num-machines", type=int, default=1, metavar="N", help="total number of machines (default 1)")
-    parser.add_argument("--machine-rank", type=int, default=0, metavar="RANK",
+    parser.add_argument("--num-machines", type=int_at_least(1), default=1, metavar="N",
+                        help="total number of machines (default 1)")
+    parser.add_argument("--machine-rank", type=int_at_least(0), default=0, metavar="RANK",
                         help="the rank of this machine, 0 to num-machines - 1 (default 0)")
     parser.add_argument("--dist-url", default=DEFAULT_DIST_URL, metavar="URL",
                         help="where the processes meet, e.g. tcp://10.0.0.1:50000 on the first machine "
@@ -66,34 +74,42 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def check_inputs(args: argparse.Namespace) -> CfgNode:
-    """The config of ``args``, once everything the run reads is known to be usable: the
-    config file and its keys, the datasets it names, and the weights it starts from.
-    Bad input raises with one sentence (caught by :func:`exit_on_bad_input`)."""
+    """The config of ``args``, once everything the run reads or writes is known to be
+    usable: the config file and its keys, the datasets, evaluators and tracker it names,
+    the weights it starts from and OUTPUT_DIR (created). Bad input raises with one sentence
+    (caught by :func:`exit_on_bad_input`)."""
     if not args.config_file:
         raise FileNotFoundError("no --config-file given: name the model's YAML config")
     cfg = load_config(args.config_file, args.opts)
     if args.eval_only and not cfg.DATASETS.TEST:
-        raise ValueError(f"{args.config_file}: DATASETS.TEST is empty, nothing to evaluate")
+        raise InputError(f"{args.config_file}: DATASETS.TEST is empty, nothing to evaluate")
     check_registered(cfg.DATASETS.TEST if args.eval_only else [*cfg.DATASETS.TRAIN, *cfg.DATASETS.TEST])
+    if cfg.DATASETS.TEST:
+        evaluator_names(cfg)
+    build_tracker(cfg.TRACKER.NAME, **parse_param_strings(cfg.TRACKER.PARAMS))
     check_weights(cfg, resume=args.resume, require_all=args.eval_only)
+    writable_folder(cfg.OUTPUT_DIR, "output folder (OUTPUT_DIR)")
     return cfg
 
 
 def check_weights(cfg: CfgNode, resume: bool, require_all: bool) -> None:
     """Load the weights the run starts from (OUTPUT_DIR's last checkpoint with ``resume``,
-    else ``MODEL.WEIGHTS``) into a CPU copy of the model: a missing file, or weights of
-    another architecture (see :class:`CheckedCheckpointer`), raise."""
-    if not cfg.MODEL.WEIGHTS and not resume:
+    else ``MODEL.WEIGHTS``) into a CPU copy of the model, which loads KDMOT's teacher
+    itself: a missing, unsafe or corrupt file, or weights of another architecture (see
+    :class:`CheckedCheckpointer`), raise."""
+    if not (cfg.MODEL.WEIGHTS or resume or cfg.MODEL.ONE_SHOT.ID_LOSS.DISTILLATION.TEACHER_WEIGHTS):
         return
     cpu_cfg = cfg.clone()
     cpu_cfg.MODEL.DEVICE = "cpu"
     checkpointer = CheckedCheckpointer(build_model(cpu_cfg), cfg.OUTPUT_DIR, require_all=require_all)
     checkpointer.logger = _QUIET
-    path = checkpointer.get_checkpoint_file() if resume and checkpointer.has_checkpoint() else cfg.MODEL.WEIGHTS
+    resuming = resume and checkpointer.has_checkpoint()
+    path = checkpointer.get_checkpoint_file() if resuming else cfg.MODEL.WEIGHTS
     if not path:
         return
     if "://" not in path and not os.path.isfile(path):  # not a URL or a detectron2:// model-zoo path
-        raise FileNotFoundError(f"{path}: no such weights file (MODEL.WEIGHTS)")
+        named_by = os.path.join(cfg.OUTPUT_DIR, "last_checkpoint") if resuming else "MODEL.WEIGHTS"
+        raise FileNotFoundError(f"{path}: no such weights file ({named_by})")
     checkpointer.load(path)
 
 
@@ -132,13 +148,16 @@ def train_or_evaluate(args: argparse.Namespace, cfg: CfgNode, trainer_class=MOTT
 def run(args: argparse.Namespace, trainer_class=MOTTrainer) -> int:
     """Check the inputs, then train or evaluate in ``args.num_gpus`` processes per machine."""
     with exit_on_bad_input():
+        if args.machine_rank >= args.num_machines:
+            raise InputError(f"--machine-rank {args.machine_rank}: expected 0 to {args.num_machines - 1} "
+                             f"(--num-machines {args.num_machines})")
         cfg = check_inputs(args)
-    launch(
-        train_or_evaluate,
-        args.num_gpus,
-        num_machines=args.num_machines,
-        machine_rank=args.machine_rank,
-        dist_url=args.dist_url,
-        args=(args, cfg, trainer_class),
-    )
+        launch(
+            train_or_evaluate,
+            args.num_gpus,
+            num_machines=args.num_machines,
+            machine_rank=args.machine_rank,
+            dist_url=args.dist_url,
+            args=(args, cfg, trainer_class),
+        )
     return 0

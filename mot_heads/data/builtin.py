@@ -8,6 +8,7 @@ from typing import Dict, Iterable, Optional, Tuple
 
 from detectron2.data import DatasetCatalog
 
+from ..errors import InputError
 from .crowdhuman import register_crowdhuman
 from .mot_challenge import MOT20_IGNORE_CLASSES, MOT_IGNORE_CLASSES, register_mot_folder
 from .person_search import register_cuhk_sysu, register_prw, register_synthetic_person_search
@@ -106,7 +107,7 @@ def register_all(root: str) -> None:
 
 
 def check_registered(names: Iterable[str]) -> None:
-    """Raise a KeyError naming each unknown dataset and where its files were expected."""
+    """Raise an InputError naming the first unknown dataset and where its files were expected."""
     root = datasets_root()
     for name in names:
         if name not in DatasetCatalog:
@@ -115,7 +116,7 @@ def check_registered(names: Iterable[str]) -> None:
                 f"its files were expected at {where}" if where
                 else "register it first, e.g. mot_heads.data.register_mot_folder(name, folder)"
             )
-            raise KeyError(f"Dataset '{name}' is not registered: {hint} (see datasets/README.md)")
+            raise InputError(f"Dataset '{name}' is not registered: {hint} (see datasets/README.md)")
 
 
 def datasets_root() -> str:

@@ -20,6 +20,7 @@ from detectron2.data import DatasetCatalog, DatasetMapper
 from detectron2.data import detection_utils as utils
 from detectron2.structures import Instances
 
+from ..errors import InputError
 from .build import MAPPER_REGISTRY
 
 
@@ -51,10 +52,10 @@ def _tracked_keys(name: str, records: Iterable[dict], owner: Dict[str, str]):
             continue
         video = record.get("video_id")
         if video is None:
-            raise ValueError(f"dataset '{name}': {record['file_name']} has track ids but no video_id; "
+            raise InputError(f"dataset '{name}': {record['file_name']} has track ids but no video_id; "
                              "identities are (video_id, track_id) pairs")
         if owner.setdefault(video, name) != name:
-            raise ValueError(f"video {video} is in datasets '{owner[video]}' and '{name}'; "
+            raise InputError(f"video {video} is in datasets '{owner[video]}' and '{name}'; "
                              "video ids must be unique across the training datasets")
         yield from ((video, t) for t in tracked)
 

@@ -18,22 +18,29 @@ Which gt rows count (the MOTChallenge conventions, as in TrackEval's preprocessi
 - rows of ``class_map`` classes with visibility below ``min_visibility`` become
   ignore regions too, marked ``hidden=1``: objects that are there but barely seen
   (OUTrack's occlusion targets count them, see ``data.identities.pop_annotations``);
-- rows of every other class (vehicles, occluders) are dropped.
+- rows of every other MOTChallenge class (vehicles, occluders) are dropped.
 
-Dropped rows are counted and logged per sequence. MOT15 gt lines have 10 columns, the
+Dropped rows are counted and logged per sequence. A MOT15 gt file has 10 columns, the
 last three world coordinates rather than class and visibility (see :func:`read_gt_rows`);
-they, and rows whose class is -1, are read as pedestrians with visibility 1.
+its rows, and rows whose class is -1, are read as pedestrians with visibility 1. Class 0,
+or any class that is neither a MOTChallenge class (1..13) nor in ``class_map`` or
+``ignore_classes``, is an error naming ``gt.txt:line``: such a row is never guessed to be
+a pedestrian nor dropped unseen.
 """
 import configparser
 import logging
 import math
 import os
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from decimal import Decimal
+from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.structures import BoxMode
+
+from ..errors import InputError
+from ..files import read_text
 
 logger = logging.getLogger(__name__)
 
@@ -57,12 +64,17 @@ MOT_CLASS_NAMES = {
 MOT_IGNORE_CLASSES = (2, 7, 8, 12)
 MOT20_IGNORE_CLASSES = (2, 6, 7, 8, 12)
 
+NOT_GIVEN = -1  # the class or visibility of a file that has none (MOT15, most results)
+MAX_ID = 2 ** 53  # float64 holds every integer up to this magnitude exactly
+
 _GT_COLUMNS = 9  # frame, id, x, y, w, h, mark, class, visibility
 _MOT15_GT_COLUMNS = 10  # frame, id, x, y, w, h, mark, wx, wy, wz
 _DET_COLUMNS = 7  # frame, id, x, y, w, h, score
+MOT_COLUMNS = range(_DET_COLUMNS, 11)  # det.txt and result files: up to 3 more columns
+SEQUENCE_PARTS = ("gt", "img1", "det")  # the sub-folders that mark a sequence folder
 
 
-class MOTFormatError(ValueError):
+class MOTFormatError(InputError):
     """A MOTChallenge file that does not follow the format; the message names the file."""
 
 
@@ -86,11 +98,11 @@ class SequenceInfo:
 def read_seqinfo(seq_dir: str) -> SequenceInfo:
     """Parse ``<seq_dir>/seqinfo.ini``; every key MOTChallenge defines is required."""
     path = os.path.join(seq_dir, "seqinfo.ini")
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         raise MOTFormatError(f"{path}: missing; a MOTChallenge sequence folder needs seqinfo.ini")
     parser = configparser.ConfigParser()
     try:
-        parser.read(path)
+        parser.read_string(read_text(path, "seqinfo.ini file"), source=path)
     except configparser.Error as e:
         raise MOTFormatError(f"{path}: not an ini file ({e})") from e
     if "Sequence" not in parser:
@@ -117,73 +129,114 @@ def read_seqinfo(seq_dir: str) -> SequenceInfo:
     )
 
 
+class MOTRows(NamedTuple):
+    """The lines of a MOTChallenge text file, as :func:`read_mot_rows` reads them."""
+
+    values: np.ndarray  # (N, columns) float64, one row per non-empty line
+    lines: np.ndarray  # (N,) int, the 1-based line number of each row
+
+
 def read_mot_rows(
-    path: str,
-    min_columns: int,
-    seq_length: int,
-    max_columns: Optional[int] = None,
-    unique_ids: bool = False,
-) -> np.ndarray:
-    """Read a gt.txt / det.txt / result file into a float64 array, checking each line.
+    path: str, seq_length: int, columns: Sequence[int], unique_ids: bool = False, mixed: bool = False
+) -> MOTRows:
+    """Read a gt.txt / det.txt / result file, checking each line.
 
-    Each line must hold at least ``min_columns`` comma-separated numbers; the first
-    ``max_columns`` (default ``min_columns``) are read, and the columns a shorter line
-    lacks read as NaN, so the array is (N, max_columns). Errors name the file and the
-    1-based line: too few, non-numeric or non-finite values, a frame number outside
-    1..seq_length, a box with non-positive width or height, and, with ``unique_ids``,
-    an id given twice in one frame.
+    The format is decided per file: every line holds the same number of comma-separated
+    numbers, one of ``columns``; with ``mixed`` (det.txt, whose optional columns are not
+    read), each line any of ``columns``, of which the first ``min(columns)`` are read.
+    Errors name the file and the 1-based line: another count, non-numeric or non-finite
+    values, a frame number outside 1..seq_length, an id that is no integer ("17" and
+    "17.0" are) or lies beyond +-2^53 (so float64 holds every id exactly), a box with
+    non-positive width or height, and, with ``unique_ids``, an id given twice in one
+    frame. An empty file has ``min(columns)`` columns.
     """
-    max_columns = min_columns if max_columns is None else max_columns
-    rows = []
-    seen: Dict[Tuple[float, float], int] = {}
-    with open(path) as f:
-        for line_no, line in enumerate(f, start=1):
-            line = line.strip()
-            if not line:
-                continue
-            fields = line.replace(" ", "").split(",")
-            if len(fields) < min_columns:
+    rows, lines = [], []
+    seen: Dict[Tuple[int, int], int] = {}
+    for line_no, line in enumerate(read_text(path, "MOTChallenge text file").splitlines(), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        fields = line.replace(" ", "").split(",")
+        if (mixed or not rows) and len(fields) not in columns:
+            raise MOTFormatError(
+                f"{path}:{line_no}: expected at least {min(columns)} and at most {max(columns)} comma-separated "
+                f"values, got {len(fields)}: {line!r}"
+            )
+        if mixed:
+            fields = fields[:min(columns)]
+        elif rows and len(fields) != len(rows[0]):
+            raise MOTFormatError(
+                f"{path}:{line_no}: expected {len(rows[0])} comma-separated values as on line {lines[0]} (one "
+                f"format per file), got {len(fields)}: {line!r}"
+            )
+        try:
+            values = [float(v) for v in fields]
+        except ValueError:
+            raise MOTFormatError(f"{path}:{line_no}: expected numbers, got {line!r}") from None
+        if not all(math.isfinite(v) for v in values):
+            raise MOTFormatError(f"{path}:{line_no}: expected finite numbers, got {line!r}")
+        frame = values[0]
+        if frame != int(frame) or not 1 <= frame <= seq_length:
+            raise MOTFormatError(
+                f"{path}:{line_no}: frame {fields[0]} is outside 1..{seq_length} (seqLength)"
+            )
+        track_id = _exact_id(fields[1], f"{path}:{line_no}")
+        values[1] = float(track_id)
+        if values[4] <= 0 or values[5] <= 0:
+            raise MOTFormatError(
+                f"{path}:{line_no}: box width and height must be positive, got "
+                f"{fields[4]} x {fields[5]}"
+            )
+        if unique_ids:
+            first = seen.setdefault((int(frame), track_id), line_no)
+            if first != line_no:
                 raise MOTFormatError(
-                    f"{path}:{line_no}: expected at least {min_columns} comma-separated values, "
-                    f"got {len(fields)}: {line!r}"
+                    f"{path}:{line_no}: id {fields[1]} appears twice in frame {fields[0]} "
+                    f"(first on line {first}); expected one box per id and frame"
                 )
-            try:
-                values = [float(v) for v in fields[:max_columns]]
-            except ValueError:
-                raise MOTFormatError(f"{path}:{line_no}: expected numbers, got {line!r}") from None
-            if not all(math.isfinite(v) for v in values):
-                raise MOTFormatError(f"{path}:{line_no}: expected finite numbers, got {line!r}")
-            frame = values[0]
-            if frame != int(frame) or not 1 <= frame <= seq_length:
-                raise MOTFormatError(
-                    f"{path}:{line_no}: frame {fields[0]} is outside 1..{seq_length} (seqLength)"
-                )
-            if values[4] <= 0 or values[5] <= 0:
-                raise MOTFormatError(
-                    f"{path}:{line_no}: box width and height must be positive, got "
-                    f"{fields[4]} x {fields[5]}"
-                )
-            if unique_ids:
-                first = seen.setdefault((frame, values[1]), line_no)
-                if first != line_no:
-                    raise MOTFormatError(
-                        f"{path}:{line_no}: id {fields[1]} appears twice in frame {fields[0]} "
-                        f"(first on line {first}); expected one box per id and frame"
-                    )
-            rows.append(values + [math.nan] * (max_columns - len(values)))
-    return np.asarray(rows, dtype=np.float64).reshape(-1, max_columns)
+        rows.append(values)
+        lines.append(line_no)
+    width = len(rows[0]) if rows else min(columns)
+    return MOTRows(np.asarray(rows, dtype=np.float64).reshape(-1, width), np.asarray(lines, dtype=np.int64))
 
 
-def read_gt_rows(path: str, seq_length: int, unique_ids: bool = False) -> np.ndarray:
+def _exact_id(text: str, where: str) -> int:
+    """The integer id written as ``text``, a finite number; an error naming ``where``
+    unless it is an integer of magnitude at most :data:`MAX_ID`."""
+    try:
+        track_id = int(text)
+    except ValueError:
+        number = Decimal(text)  # exact, unlike float
+        if number != number.to_integral_value():
+            raise MOTFormatError(f"{where}: id {text} is not an integer; expected integer track ids") from None
+        track_id = int(number)
+    if abs(track_id) > MAX_ID:
+        raise MOTFormatError(f"{where}: id {text} is beyond 2^53 in magnitude; expected track ids that float64 "
+                             f"holds exactly (at most {MAX_ID})")
+    return track_id
+
+
+def read_gt_rows(
+    path: str, seq_length: int, unique_ids: bool = False, known_classes: Iterable[int] = ()
+) -> np.ndarray:
     """gt.txt rows as a float64 (N, 9) array: frame, id, x, y, w, h, mark, class, visibility.
 
-    A line with a 10th column is MOT15, whose columns 8-10 are world coordinates (real
-    values in TUD-Stadtmitte), not class and visibility: both read as -1 there. Lines
-    are checked by :func:`read_mot_rows`.
+    The file is MOT16/17/20 (9 columns) or MOT15 (10 columns, the last three world
+    coordinates, real values in TUD-Stadtmitte, not class and visibility: both read as
+    -1). A class must be -1 (not given), a MOTChallenge class (1..13) or one of
+    ``known_classes``; errors name ``path:line``. Lines are checked by :func:`read_mot_rows`.
     """
-    rows = read_mot_rows(path, _GT_COLUMNS, seq_length, max_columns=_MOT15_GT_COLUMNS, unique_ids=unique_ids)
-    rows[~np.isnan(rows[:, 9]), 7:9] = -1
-    return rows[:, :_GT_COLUMNS]
+    rows = read_mot_rows(path, seq_length, (_GT_COLUMNS, _MOT15_GT_COLUMNS), unique_ids)
+    values = rows.values[:, :_GT_COLUMNS].copy()
+    if rows.values.shape[1] == _MOT15_GT_COLUMNS:
+        values[:, 7:9] = NOT_GIVEN
+    unknown = np.flatnonzero(~np.isin(values[:, 7], [NOT_GIVEN, *MOT_CLASS_NAMES, *known_classes]))
+    if len(unknown):
+        raise MOTFormatError(
+            f"{path}:{rows.lines[unknown[0]]}: unknown class {values[unknown[0], 7]:g}; expected -1 (not given), "
+            "a MOTChallenge class 1..13 or a class configured as evaluated or distractor class"
+        )
+    return values
 
 
 def read_public_detections(path: str, seq_length: int) -> List[np.ndarray]:
@@ -192,7 +245,7 @@ def read_public_detections(path: str, seq_length: int) -> List[np.ndarray]:
 
     Lines are checked by :func:`read_mot_rows`.
     """
-    rows = read_mot_rows(path, _DET_COLUMNS, seq_length)
+    rows = read_mot_rows(path, seq_length, MOT_COLUMNS, mixed=True).values
     rows = rows[np.argsort(rows[:, 0], kind="stable")]
     # 1-based x, y, w, h -> 0-based x1, y1, x2, y2, plus score; then one slice per frame.
     boxes = np.concatenate([rows[:, 2:4] - 1, rows[:, 2:4] - 1 + rows[:, 4:6], rows[:, 6:7]], axis=1)
@@ -288,15 +341,15 @@ def load_mot_sequence(
 
     gt_path = os.path.join(seq_dir, "gt", "gt.txt")
     per_frame_gt = None
-    if os.path.isfile(gt_path):
-        rows = read_gt_rows(gt_path, info.seq_length)
+    if os.path.exists(gt_path):
+        rows = read_gt_rows(gt_path, info.seq_length, known_classes=[*class_map, *ignore_classes])
         per_frame_gt, counts = _gt_annotations(rows, class_map, ignore_classes, min_visibility)
         dropped = {k: v for k, v in counts.items() if v}
         if dropped:
             logger.info("%s: dropped gt rows by the MOTChallenge rules: %s", gt_path, dropped)
     det_path = os.path.join(seq_dir, "det", "det.txt")
     per_frame_det = None
-    if os.path.isfile(det_path):
+    if os.path.exists(det_path):
         per_frame_det = [d.astype(np.float32) for d in read_public_detections(det_path, info.seq_length)]
 
     dicts = []
@@ -319,16 +372,28 @@ def load_mot_sequence(
     return dicts
 
 
+def looks_like_sequence(folder: str) -> bool:
+    """Whether ``folder`` holds seqinfo.ini or a sub-folder of :data:`SEQUENCE_PARTS`."""
+    return os.path.exists(os.path.join(folder, "seqinfo.ini")) or any(
+        os.path.isdir(os.path.join(folder, part)) for part in SEQUENCE_PARTS
+    )
+
+
 def find_sequences(root: str, name_filter: Optional[str] = None) -> List[str]:
-    """Sorted sequence folders (those holding seqinfo.ini) directly under ``root``."""
+    """Sorted sequence folders (those holding seqinfo.ini) directly under ``root``; one that
+    looks like a sequence folder without seqinfo.ini is an error naming it, never skipped."""
     if not os.path.isdir(root):
         raise FileNotFoundError(f"{root}: no such folder; expected MOTChallenge sequence folders inside")
     sequences = sorted(
         os.path.join(root, d)
         for d in os.listdir(root)
-        if os.path.isfile(os.path.join(root, d, "seqinfo.ini"))
-        and (name_filter is None or name_filter in d)
+        if (name_filter is None or name_filter in d) and looks_like_sequence(os.path.join(root, d))
     )
+    for folder in sequences:
+        if not os.path.exists(os.path.join(folder, "seqinfo.ini")):
+            parts = [f"{part}/" for part in SEQUENCE_PARTS if os.path.isdir(os.path.join(folder, part))]
+            raise MOTFormatError(f"{folder}: holds {' and '.join(parts)} but no seqinfo.ini; expected a "
+                                 "MOTChallenge sequence folder with its seqinfo.ini")
     if not sequences:
         what = f" whose name contains {name_filter!r}" if name_filter else ""
         raise MOTFormatError(f"{root}: no sequence folder{what} with a seqinfo.ini inside")

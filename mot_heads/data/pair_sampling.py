@@ -32,6 +32,7 @@ from detectron2.data import detection_utils as utils
 from detectron2.data import transforms as T
 from detectron2.structures import BoxMode
 
+from ..errors import InputError
 from .build import MAPPER_REGISTRY
 from .identities import IdentityIndex, pop_annotations, set_identity_instances, tracked_instances
 
@@ -158,12 +159,12 @@ class ImagePairMapper(DatasetMapper):
         if not is_train:
             raise ValueError(f"{type(self).__name__} builds training pairs: is_train must be True")
         if not 0 < crop_scale[0] <= crop_scale[1] <= 1:
-            raise ValueError(f"INPUT.PAIR.CROP_SCALE must be (low, high) with 0 < low <= high <= 1, got {crop_scale}")
+            raise InputError(f"INPUT.PAIR.CROP_SCALE must be (low, high) with 0 < low <= high <= 1, got {crop_scale}")
         if not 0 <= motion_blur_kernel[0] <= motion_blur_kernel[1]:
-            raise ValueError(f"INPUT.PAIR.MOTION_BLUR_KERNEL must be (low, high) with 0 <= low <= high, "
+            raise InputError(f"INPUT.PAIR.MOTION_BLUR_KERNEL must be (low, high) with 0 <= low <= high, "
                              f"got {motion_blur_kernel}")
         if not 0 <= motion_blur_prob <= 1:
-            raise ValueError(f"INPUT.PAIR.MOTION_BLUR_PROB must be in [0, 1], got {motion_blur_prob}")
+            raise InputError(f"INPUT.PAIR.MOTION_BLUR_PROB must be in [0, 1], got {motion_blur_prob}")
         super().__init__(is_train, **kwargs)
         self.pair_augmentations = T.AugmentationList(
             [RandomCropZoom(crop_scale), T.RandomApply(RandomMotionBlur(motion_blur_kernel), motion_blur_prob)]
@@ -174,7 +175,7 @@ class ImagePairMapper(DatasetMapper):
     @classmethod
     def from_config(cls, cfg, is_train: bool = True):
         if cfg.MODEL.MASK_ON or cfg.MODEL.KEYPOINT_ON or cfg.MODEL.LOAD_PROPOSALS:
-            raise ValueError(f"{cls.__name__} maps boxes only: MODEL.MASK_ON, MODEL.KEYPOINT_ON and "
+            raise InputError(f"{cls.__name__} maps boxes only: MODEL.MASK_ON, MODEL.KEYPOINT_ON and "
                              "MODEL.LOAD_PROPOSALS must be False")
         return {
             **super().from_config(cfg, is_train),
@@ -186,7 +187,7 @@ class ImagePairMapper(DatasetMapper):
 
     def __call__(self, dataset_dict: dict) -> dict:
         if "annotations" not in dataset_dict:
-            raise ValueError(f"{dataset_dict.get('file_name')}: no annotations; training pairs need ground truth")
+            raise InputError(f"{dataset_dict.get('file_name')}: no annotations; training pairs need ground truth")
         first = copy.deepcopy(dataset_dict)
         image = utils.read_image(first["file_name"], format=self.image_format)
         utils.check_image_size(first, image)
@@ -225,9 +226,9 @@ def _check_video_frame(dataset_name: str, record: dict) -> None:
     where = f"dataset '{dataset_name}': {record['file_name']} (video {record['video_id']})"
     missing = [k for k in ("frame_rate", "annotations") if k not in record]
     if missing:
-        raise ValueError(f"{where} lacks {missing}; video pairs (SiamMOT Sec. 4.2) need them")
+        raise InputError(f"{where} lacks {missing}; video pairs (SiamMOT Sec. 4.2) need them")
     if any(a.get("track_id", -1) < 0 for a in record["annotations"] if a.get("iscrowd", 0) == 0):
-        raise ValueError(f"{where}, frame {record['frame_idx']}: an annotation has no track_id (>= 0); "
+        raise InputError(f"{where}, frame {record['frame_idx']}: an annotation has no track_id (>= 0); "
                          "video pairs (SiamMOT Sec. 4.2) need identities")
 
 
@@ -241,11 +242,11 @@ def index_videos(dataset_names: Sequence[str]) -> Tuple[DatasetFromList, Dict[st
             if "video_id" not in record:
                 continue
             if "frame_idx" not in record:
-                raise ValueError(f"dataset '{name}': {record['file_name']} has a video_id but no frame_idx")
+                raise InputError(f"dataset '{name}': {record['file_name']} has a video_id but no frame_idx")
             other_name, other = videos.setdefault(record["video_id"], {}).setdefault(
                 record["frame_idx"], (name, record))
             if other["file_name"] != record["file_name"]:
-                raise ValueError(
+                raise InputError(
                     f"video {record['video_id']} frame {record['frame_idx']} is both {other['file_name']} "
                     f"(dataset '{other_name}') and {record['file_name']} (dataset '{name}'); "
                     "video ids must be unique across the datasets"
@@ -271,9 +272,9 @@ class VideoPairMapper(ImagePairMapper):
     def __init__(self, is_train: bool = True, *, dataset_names: Sequence[str], max_seconds: float,
                  max_frames: int = 0, **kwargs):
         if max_seconds < 0:
-            raise ValueError(f"INPUT.PAIR.MAX_SECONDS must be >= 0, got {max_seconds}")
+            raise InputError(f"INPUT.PAIR.MAX_SECONDS must be >= 0, got {max_seconds}")
         if max_frames < 0:
-            raise ValueError(f"INPUT.PAIR.MAX_FRAMES must be >= 0, got {max_frames}")
+            raise InputError(f"INPUT.PAIR.MAX_FRAMES must be >= 0, got {max_frames}")
         super().__init__(is_train, **kwargs)
         self.dataset_names = tuple(dataset_names)
         self.max_seconds, self.max_frames = max_seconds, max_frames
@@ -308,7 +309,7 @@ class VideoPairMapper(ImagePairMapper):
         second_image = utils.read_image(second["file_name"], format=self.image_format)
         utils.check_image_size(second, second_image)
         if second_image.shape != image.shape:
-            raise ValueError(f"{second['file_name']} is {second_image.shape[:2]} but {first['file_name']} of the "
+            raise InputError(f"{second['file_name']} is {second_image.shape[:2]} but {first['file_name']} of the "
                              f"same video is {image.shape[:2]}; a video's frames must have one size")
         return second, second_image
 

@@ -34,6 +34,7 @@ from detectron2.utils import comm
 from torch.utils.data import Sampler
 from torchvision import transforms as tvt
 
+from ..errors import InputError
 from .build import MAPPER_REGISTRY
 from .builtin import check_registered
 
@@ -54,7 +55,7 @@ def parse_market_name(path: str) -> Tuple[int, int]:
     ``-1_c3s...`` (junk) -> (-1, 3); ``0000_c...`` (distractor) -> (0, ...)."""
     match = _MARKET_NAME.match(os.path.basename(path))
     if not match:
-        raise ValueError(f"{path}: expected a Market-1501 file name <person id>_c<camera>s<sequence>_<frame>_<box>"
+        raise InputError(f"{path}: expected a Market-1501 file name <person id>_c<camera>s<sequence>_<frame>_<box>"
                          ".jpg, e.g. 0002_c1s1_000451_03.jpg")
     return int(match.group(1)), int(match.group(2))
 
@@ -122,7 +123,7 @@ def load_mot_crops(source: str, dataset_name: Optional[str] = None, min_visibili
         if not anns or (record.get("frame_idx", 1) - 1) % stride_frames:
             continue
         if "video_id" not in record or "frame_idx" not in record:
-            raise ValueError(f"dataset '{source}': {record['file_name']} has track ids but no video_id / frame_idx; "
+            raise InputError(f"dataset '{source}': {record['file_name']} has track ids but no video_id / frame_idx; "
                              "crops need video frames (e.g. register_mot_folder)")
         video, frame = record["video_id"], record["frame_idx"]
         camera = videos.setdefault(video, len(videos))
@@ -136,7 +137,7 @@ def load_mot_crops(source: str, dataset_name: Optional[str] = None, min_visibili
                 "category_id": ann.get("category_id", 0), "dataset": dataset_name,
             })
     if not crops:
-        raise ValueError(f"dataset '{source}': no gt box with a track id and visibility >= {min_visibility}; "
+        raise InputError(f"dataset '{source}': no gt box with a track id and visibility >= {min_visibility}; "
                          "ReID crops need tracked ground truth (MOTChallenge gt.txt)")
     return crops
 

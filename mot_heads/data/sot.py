@@ -50,6 +50,8 @@ from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.structures import BoxMode
 from PIL import Image
 
+from ..errors import InputError
+from ..files import read_text
 from .mot_challenge import load_mot_folder
 from .synthetic import SPLITS, SYNTHETIC_CLASSES, SYNTHETIC_MIN_VISIBILITY
 
@@ -67,7 +69,7 @@ SOT_FRAME_RATE = 30.0  # LaSOT and GOT-10k record none; their videos are mostly 
 
 # ---------------------------------------------------------------------------- box files
 
-class SOTFormatError(ValueError):
+class SOTFormatError(InputError):
     """An SOT box or flag file that does not follow the format; the message names the file."""
 
 
@@ -78,42 +80,41 @@ def read_sot_boxes(path: str, allow_confidence: bool = True) -> Tuple[np.ndarray
     ``allow_confidence``. Errors: another count, a non-number, a row partly NaN, a
     negative width or height, a box given with a non-finite confidence.
     """
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         raise SOTFormatError(f"{path}: missing; expected one x,y,w,h box per frame")
     rows, columns = [], None
-    with open(path) as f:
-        for line_no, line in enumerate(f, start=1):
-            line = line.strip()
-            if not line:
-                continue
-            fields = _SEPARATORS.split(line)
-            expected = "4 or 5" if allow_confidence else "4"
-            if len(fields) not in ((4, 5) if allow_confidence else (4,)):
-                raise SOTFormatError(f"{path}:{line_no}: expected {expected} values (x,y,w,h"
-                                     f"{'[,confidence]' if allow_confidence else ''}), got {line!r}")
-            if columns is None:
-                columns = len(fields)
-            elif len(fields) != columns:
-                raise SOTFormatError(f"{path}:{line_no}: expected {columns} values as on the first line, "
-                                     f"got {len(fields)}: {line!r}")
-            try:
-                values = [float(v) for v in fields]
-            except ValueError:
-                raise SOTFormatError(f"{path}:{line_no}: expected numbers, got {line!r}") from None
-            box = values[:4]
-            if any(math.isnan(v) for v in box):
-                if not all(math.isnan(v) for v in box):
-                    raise SOTFormatError(f"{path}:{line_no}: expected a box or nan,nan,nan,nan, got {line!r}")
-            elif not all(math.isfinite(v) for v in box):
-                raise SOTFormatError(f"{path}:{line_no}: expected finite numbers, got {line!r}")
-            elif box[2] < 0 or box[3] < 0:
-                raise SOTFormatError(f"{path}:{line_no}: box width and height must not be negative, "
-                                     f"got {fields[2]} x {fields[3]}")
-            elif box[2] == 0 or box[3] == 0:  # 0,0,0,0: absent
-                values[:4] = [math.nan] * 4
-            elif columns == 5 and not math.isfinite(values[4]):
-                raise SOTFormatError(f"{path}:{line_no}: expected a finite confidence with a box, got {line!r}")
-            rows.append(values)
+    for line_no, line in enumerate(read_text(path, "box file").splitlines(), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        fields = _SEPARATORS.split(line)
+        expected = "4 or 5" if allow_confidence else "4"
+        if len(fields) not in ((4, 5) if allow_confidence else (4,)):
+            raise SOTFormatError(f"{path}:{line_no}: expected {expected} values (x,y,w,h"
+                                 f"{'[,confidence]' if allow_confidence else ''}), got {line!r}")
+        if columns is None:
+            columns = len(fields)
+        elif len(fields) != columns:
+            raise SOTFormatError(f"{path}:{line_no}: expected {columns} values as on the first line, "
+                                 f"got {len(fields)}: {line!r}")
+        try:
+            values = [float(v) for v in fields]
+        except ValueError:
+            raise SOTFormatError(f"{path}:{line_no}: expected numbers, got {line!r}") from None
+        box = values[:4]
+        if any(math.isnan(v) for v in box):
+            if not all(math.isnan(v) for v in box):
+                raise SOTFormatError(f"{path}:{line_no}: expected a box or nan,nan,nan,nan, got {line!r}")
+        elif not all(math.isfinite(v) for v in box):
+            raise SOTFormatError(f"{path}:{line_no}: expected finite numbers, got {line!r}")
+        elif box[2] < 0 or box[3] < 0:
+            raise SOTFormatError(f"{path}:{line_no}: box width and height must not be negative, "
+                                 f"got {fields[2]} x {fields[3]}")
+        elif box[2] == 0 or box[3] == 0:  # 0,0,0,0: absent
+            values[:4] = [math.nan] * 4
+        elif columns == 5 and not math.isfinite(values[4]):
+            raise SOTFormatError(f"{path}:{line_no}: expected a finite confidence with a box, got {line!r}")
+        rows.append(values)
     array = np.asarray(rows, dtype=np.float64).reshape(-1, columns or 4)
     return array[:, :4], (array[:, 4] if columns == 5 else None)
 
@@ -121,15 +122,13 @@ def read_sot_boxes(path: str, allow_confidence: bool = True) -> Tuple[np.ndarray
 def read_sequence_list(path: str) -> List[str]:
     """The sequence names of a list file, one a line (GOT-10k's ``list.txt``, LaSOT's
     ``training_set.txt`` and ``testing_set.txt``)."""
-    with open(path) as f:
-        return [line.strip() for line in f if line.strip()]
+    return [line.strip() for line in read_text(path, "sequence list").splitlines() if line.strip()]
 
 
 def read_flags(path: str, length: int) -> np.ndarray:
     """(length,) bool of a 0/1 flag file: values separated by commas or whitespace, any
     number a line (LaSOT writes one line, GOT-10k one value a line)."""
-    with open(path) as f:
-        fields = [v for v in _SEPARATORS.split(f.read().strip()) if v]
+    fields = [v for v in _SEPARATORS.split(read_text(path, "flag file").strip()) if v]
     if len(fields) != length:
         raise SOTFormatError(f"{path}: expected {length} 0/1 flags (one per line of {GT_FILE}), got {len(fields)}")
     bad = next((v for v in fields if v not in ("0", "1")), None)
@@ -144,7 +143,7 @@ def read_gt_boxes(seq_dir: str) -> np.ndarray:
     boxes, _ = read_sot_boxes(os.path.join(seq_dir, GT_FILE), allow_confidence=False)
     for flag_file in ABSENCE_FILES:
         path = os.path.join(seq_dir, flag_file)
-        if os.path.isfile(path):
+        if os.path.exists(path):
             boxes[read_flags(path, len(boxes))] = np.nan
     return boxes
 
@@ -205,7 +204,7 @@ def _check_layout(layout: str) -> None:
 
 
 def _has_gt(folder: str) -> bool:
-    return os.path.isfile(os.path.join(folder, GT_FILE))
+    return os.path.exists(os.path.join(folder, GT_FILE))
 
 
 def find_sot_sequences(root: str, layout: str = "generic", sequences: Optional[Sequence[str]] = None) -> List[str]:
@@ -219,7 +218,7 @@ def find_sot_sequences(root: str, layout: str = "generic", sequences: Optional[S
             os.path.join(root, c, s) for c in os.listdir(root) if os.path.isdir(os.path.join(root, c))
             for s in os.listdir(os.path.join(root, c)) if _has_gt(os.path.join(root, c, s))
         )
-    elif layout == "got10k" and os.path.isfile(os.path.join(root, "list.txt")):
+    elif layout == "got10k" and os.path.exists(os.path.join(root, "list.txt")):
         found = [os.path.join(root, name) for name in read_sequence_list(os.path.join(root, "list.txt"))]
         missing = [d for d in found if not _has_gt(d)]
         if missing:

@@ -1,2 +1,2 @@
 """Training and inference drivers."""
-from .trainer import MOTTrainer, record_evaluation
+from .trainer import MOTTrainer, evaluator_names, record_evaluation

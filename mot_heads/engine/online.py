@@ -20,6 +20,7 @@ from trackers import Tracker, Tracks, build_tracker_for_video
 from trackers.longterm import LongTermTracker
 from trackers.siammot import SiamMOTSolver
 
+from ..errors import InputError
 from .records import instances_to_detections, output_to_detections
 
 
@@ -163,7 +164,7 @@ class SingleTargetTracking(OnlineTracking):
     def start_video(self, frame: dict) -> Dict[str, object]:
         box: Optional[Sequence[float]] = frame.get("sot_box")
         if box is None:
-            raise ValueError(f"{frame['video_id']}: the first frame ({frame['file_name']}) has no target box; "
+            raise InputError(f"{frame['video_id']}: the first frame ({frame['file_name']}) has no target box; "
                              "single-target tracking starts from the first frame's sot_box")
         tracker = build_tracker_for_video(self.tracker_name, frame.get("frame_rate", 30.0), **self.tracker_params)
         self._driver = SOTDriver(self.model, tracker)

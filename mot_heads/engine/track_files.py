@@ -17,10 +17,12 @@ holds (-1: no class) and ``class_name`` its name ("" when unknown).
 """
 import csv
 import json
-import os
 from typing import Iterable, List, Mapping
 
 from trackers import Tracks
+
+from ..errors import InputError
+from ..files import atomic_write, read_text
 
 COLUMNS = ("frame", "track_id", "class_id", "class_name", "x", "y", "w", "h", "score")
 _TYPES = {"frame": int, "track_id": int, "class_id": int, "class_name": str,
@@ -51,17 +53,16 @@ def table_rows(entries: Iterable[dict]) -> List[dict]:
 
 
 def write_tracks_json(path: str, entries: List[dict]) -> None:
-    """Write frame entries as JSON; parent folders are created."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w") as f:
+    """Write frame entries as JSON; the file appears only once complete, parent folders are created."""
+    with atomic_write(path) as f:
         json.dump(entries, f)
         f.write("\n")
 
 
 def write_tracks_csv(path: str, entries: List[dict]) -> None:
-    """Write frame entries as CSV rows under a header; parent folders are created."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w", newline="") as f:
+    """Write frame entries as CSV rows under a header; the file appears only once complete,
+    parent folders are created."""
+    with atomic_write(path, newline="") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS)
         writer.writeheader()
         writer.writerows(table_rows(entries))
@@ -69,21 +70,22 @@ def write_tracks_csv(path: str, entries: List[dict]) -> None:
 
 def read_tracks_json(path: str) -> List[dict]:
     """The frame entries of a JSON track file."""
-    with open(path) as f:
-        entries = json.load(f)
+    try:
+        entries = json.loads(read_text(path, "JSON track file"))
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}:{e.lineno}: not JSON ({e.msg})") from None
     if not isinstance(entries, list) or not all(isinstance(e, dict) and {"frame", "tracks"} <= set(e)
                                                 for e in entries):
-        raise ValueError(f"{path}: expected a list of {{\"frame\": ..., \"tracks\": [...]}} entries")
+        raise InputError(f"{path}: expected a list of {{\"frame\": ..., \"tracks\": [...]}} entries")
     return entries
 
 
 def read_tracks_csv(path: str) -> List[dict]:
     """The rows of a CSV track file, typed as :func:`frame_entries` writes them."""
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
-        if tuple(reader.fieldnames or ()) != COLUMNS:
-            raise ValueError(f"{path}: expected the header {','.join(COLUMNS)}, got {reader.fieldnames}")
-        try:
-            return [{key: _TYPES[key](row[key]) for key in COLUMNS} for row in reader]
-        except (TypeError, ValueError) as e:
-            raise ValueError(f"{path}:{reader.line_num}: expected {','.join(COLUMNS)} values ({e})") from e
+    reader = csv.DictReader(read_text(path, "CSV track file").splitlines())
+    if tuple(reader.fieldnames or ()) != COLUMNS:
+        raise InputError(f"{path}: expected the header {','.join(COLUMNS)}, got {reader.fieldnames}")
+    try:
+        return [{key: _TYPES[key](row[key]) for key in COLUMNS} for row in reader]
+    except (TypeError, ValueError) as e:
+        raise InputError(f"{path}:{reader.line_num}: expected {','.join(COLUMNS)} values ({e})") from None

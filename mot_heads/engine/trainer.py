@@ -2,6 +2,7 @@
 import logging
 import os
 import weakref
+from typing import List
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
@@ -19,11 +20,13 @@ from trackers import parse_param_strings
 
 from ..data import build_mot_train_loader, build_video_test_loader
 from ..data.reid import build_reid_test_loader
+from ..errors import InputError
 from ..evaluation.mot_evaluator import MOTEvaluator
 from ..evaluation.person_search import PersonSearchEvaluator
 from ..evaluation.reid_evaluator import TrackletReIDEvaluator
 from ..evaluation.reid_retrieval import ReIDRetrievalEvaluator
 from ..evaluation.sot_evaluator import SOTEvaluator
+from ..files import temporary_path
 from ..modeling.one_shot.distillation import build_teacher
 from .checkpoint import CheckedCheckpointer
 from .online import OnlineTracking, SingleTargetTracking
@@ -32,7 +35,7 @@ from .online import OnlineTracking, SingleTargetTracking
 def _mot_evaluator(cfg, dataset_name: str, output_dir: str) -> MOTEvaluator:
     meta = MetadataCatalog.get(dataset_name)
     if getattr(meta, "dataset_format", None) != "motchallenge":
-        raise ValueError(
+        raise InputError(
             f"TEST.EVALUATOR 'mot' needs a MOTChallenge-layout dataset (register_mot_folder); {dataset_name} is not"
         )
     return MOTEvaluator(
@@ -76,15 +79,34 @@ _EVALUATORS = {
 }
 
 
+def evaluator_names(cfg) -> List[str]:
+    """The evaluators TEST.EVALUATOR names; an unknown name raises an :class:`InputError`."""
+    names = [n.strip() for n in cfg.TEST.EVALUATOR.split(",") if n.strip()]
+    if not names or any(n not in _EVALUATORS for n in names):
+        raise InputError(f"TEST.EVALUATOR={cfg.TEST.EVALUATOR!r}: expected a comma-separated list of "
+                         f"{sorted(_EVALUATORS)}")
+    return names
+
+
 def record_evaluation(output_dir: str, results: dict) -> None:
     """Appends ``results`` (flattened as the training's EvalHook does) to
     ``output_dir/metrics.json``: an evaluation-only run leaves the record a training run
-    leaves (``benchmarks/results_table.py`` reads either)."""
-    with EventStorage() as storage:
-        writer = JSONWriter(os.path.join(output_dir, "metrics.json"))
+    leaves (``benchmarks/results_table.py`` reads either). The record is formatted in a
+    temporary file, then appended in one write: an interrupted run leaves no half line,
+    and a training appending to the same file keeps its records."""
+    path = os.path.join(output_dir, "metrics.json")
+    with temporary_path(path) as temporary, EventStorage() as storage:
+        writer = JSONWriter(temporary)
         storage.put_scalars(**flatten_results_dict(results), smoothing_hint=False)
         writer.write()
         writer.close()
+        with open(temporary, "rb") as f:
+            record = f.read()
+    metrics = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        os.write(metrics, record)
+    finally:
+        os.close(metrics)
 
 
 class MOTTrainer(DefaultTrainer):
@@ -119,7 +141,7 @@ class MOTTrainer(DefaultTrainer):
         if cfg.SOLVER.OPTIMIZER == "SGD":
             return super().build_optimizer(cfg, model)
         if cfg.SOLVER.OPTIMIZER != "ADAM":
-            raise ValueError(f"SOLVER.OPTIMIZER={cfg.SOLVER.OPTIMIZER!r}: expected 'SGD' or 'ADAM'")
+            raise InputError(f"SOLVER.OPTIMIZER={cfg.SOLVER.OPTIMIZER!r}: expected 'SGD' or 'ADAM'")
         params = get_default_optimizer_params(
             model, base_lr=cfg.SOLVER.BASE_LR, weight_decay_norm=cfg.SOLVER.WEIGHT_DECAY_NORM,
             bias_lr_factor=cfg.SOLVER.BIAS_LR_FACTOR, weight_decay_bias=cfg.SOLVER.WEIGHT_DECAY_BIAS,
@@ -151,10 +173,7 @@ class MOTTrainer(DefaultTrainer):
 
     @classmethod
     def build_evaluator(cls, cfg, dataset_name, output_folder=None):
-        names = [n.strip() for n in cfg.TEST.EVALUATOR.split(",") if n.strip()]
-        unknown = [n for n in names if n not in _EVALUATORS]
-        if unknown or not names:
-            raise KeyError(f"TEST.EVALUATOR={cfg.TEST.EVALUATOR!r}: expected a comma-separated list of {sorted(_EVALUATORS)}")
+        names = evaluator_names(cfg)
         output_folder = output_folder or os.path.join(cfg.OUTPUT_DIR, "inference", dataset_name)
         logging.getLogger(__name__).info("Evaluating %s with %s", dataset_name, ", ".join(names))
         evaluators = [_EVALUATORS[n](cfg, dataset_name, output_folder) for n in names]

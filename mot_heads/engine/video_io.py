@@ -5,11 +5,13 @@
         for frame in source:          # BGR uint8 (H, W, 3)
             out.write(painter.draw(frame, tracks))
 
-Bad input raises ``FileNotFoundError`` or ``ValueError`` (``MOTFormatError`` for a
-broken seqinfo.ini) with the path and what was expected, so the CLIs' ``exit_on_bad_input``
-reports it in one line.
+Bad input raises ``FileNotFoundError`` or :class:`~mot_heads.errors.InputError`
+(``MOTFormatError`` for a broken seqinfo.ini) with the path and what was expected, so the
+CLIs' ``exit_on_bad_input`` reports it in one line. A FIFO, a device or any other file
+that is not a regular file is refused before it is opened (reading it could block).
 """
 import contextlib
+import math
 import os
 import re
 from typing import Callable, Iterator, List, Optional, Union
@@ -18,6 +20,8 @@ import cv2
 import numpy as np
 
 from ..data.mot_challenge import check_images, find_sequences, read_seqinfo
+from ..errors import InputError
+from ..files import check_regular_file
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 # A plain image folder says nothing about time; 30 fps is the common camera rate.
@@ -25,6 +29,11 @@ DEFAULT_FRAME_RATE = 30.0
 # FFmpeg's own log lines ("moov atom not found") would follow the one-line error on a file
 # that is no video; OpenCV reads this once, when its FFmpeg backend opens its first file.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
+
+def folder_name(folder: str) -> str:
+    """The name of ``folder`` itself (``"."`` and trailing separators resolved)."""
+    return os.path.basename(os.path.abspath(folder))
 
 
 def natural_key(name: str) -> list:
@@ -35,7 +44,8 @@ def natural_key(name: str) -> list:
 class FrameSource:
     """The frames of one sequence, with what a writer or a tracker needs to know about it.
 
-    Attributes: ``name`` (file stem, folder name or seqinfo name), ``frame_rate`` (fps),
+    Attributes: ``name`` (the file stem, the folder's name, or ``webcam<index>``; results
+    are named after it), ``frame_rate`` (fps),
     ``num_frames`` (for a video, the count its container declares, 0 when it declares
     none), ``width``, ``height``. Iterating yields BGR uint8 (H, W, 3) frames from the
     first one on, each time anew; ``close()`` (or leaving the ``with`` block) releases
@@ -79,17 +89,18 @@ def open_frames(source: str, frame_rate: Optional[float] = None) -> FrameSource:
     """Open a video file, a folder of images, a MOTChallenge sequence folder or a webcam.
 
     A folder holding ``seqinfo.ini`` is a MOTChallenge sequence: its ``imDir`` images
-    1..seqLength, its frameRate, size and name. Any other folder must hold images
+    1..seqLength, its frameRate and size; it is named after the folder (as ``mot evaluate``
+    names gt sequences), not seqinfo's ``name=``. Any other folder must hold images
     (.jpg, .jpeg, .png, .bmp), read in natural order of their names at
     ``DEFAULT_FRAME_RATE``. A webcam index (see :func:`is_webcam_index`) is opened with
     ``cv2.VideoCapture(int(source))`` and named ``webcam<index>``; its frames never end.
-    Anything else is opened with ``cv2.VideoCapture`` as a video file. ``frame_rate``,
-    when given, replaces the source's own rate. Images are decoded as they are
-    iterated; a frame that fails to decode or whose size differs from the first (the
-    seqinfo size for a sequence) raises ``ValueError`` naming the file.
+    Any other regular file is opened with ``cv2.VideoCapture`` as a video file.
+    ``frame_rate``, when given, replaces the source's own rate. Images are decoded as
+    they are iterated; a frame that fails to decode or whose size differs from the first
+    (the seqinfo size for a sequence) raises an ``InputError`` naming the file.
     """
-    if frame_rate is not None and not frame_rate > 0:
-        raise ValueError(f"frame rate must be positive, got {frame_rate}")
+    if frame_rate is not None and not (math.isfinite(frame_rate) and frame_rate > 0):
+        raise InputError(f"frame rate {frame_rate}: expected a positive finite number of frames per second")
     if is_webcam_index(source):
         opened = _open_capture(int(source), f"webcam{source}", f"webcam {source} could not be opened "
                                f"(cv2.VideoCapture({source}) gave no frame); expected the index of a connected camera")
@@ -103,6 +114,7 @@ def open_frames(source: str, frame_rate: Optional[float] = None) -> FrameSource:
     elif os.path.isdir(source):
         opened = _open_image_folder(source)
     else:
+        check_regular_file(source, "video file")
         opened = _open_capture(source, os.path.splitext(os.path.basename(source))[0],
                                f"{source}: could not be read as a video (cv2.VideoCapture gave no frame)")
     if frame_rate is not None:
@@ -129,7 +141,9 @@ def _open_sequence(folder: str) -> FrameSource:
     info = read_seqinfo(folder)
     check_images(info, 1, info.seq_length)
     paths = [info.image_path(frame) for frame in range(1, info.seq_length + 1)]
-    return FrameSource(info.name, info.frame_rate, info.seq_length, info.width, info.height,
+    for path in paths:
+        check_regular_file(path, "frame image")
+    return FrameSource(folder_name(folder), info.frame_rate, info.seq_length, info.width, info.height,
                        lambda: _read_images(paths, info.width, info.height))
 
 
@@ -140,20 +154,20 @@ def _open_image_folder(folder: str) -> FrameSource:
         key=natural_key,
     )
     if not names:
-        raise ValueError(
+        raise InputError(
             f"{folder}: no images ({', '.join(IMAGE_EXTENSIONS)}) and no seqinfo.ini; expected an "
             f"image folder or a MOTChallenge sequence folder"
         )
     paths = [os.path.join(folder, n) for n in names]
     height, width = _read_image(paths[0]).shape[:2]
-    return FrameSource(os.path.basename(os.path.normpath(folder)), DEFAULT_FRAME_RATE, len(paths),
+    return FrameSource(folder_name(folder), DEFAULT_FRAME_RATE, len(paths),
                        width, height, lambda: _read_images(paths, width, height))
 
 
 def _read_image(path: str) -> np.ndarray:
     image = cv2.imread(path, cv2.IMREAD_COLOR)
     if image is None:
-        raise ValueError(f"{path}: could not be decoded as an image")
+        raise InputError(f"{path}: could not be decoded as an image")
     return image
 
 
@@ -161,7 +175,7 @@ def _read_images(paths: List[str], width: int, height: int) -> Iterator[np.ndarr
     for path in paths:
         image = _read_image(path)
         if image.shape[:2] != (height, width):
-            raise ValueError(
+            raise InputError(
                 f"{path}: image is {image.shape[1]}x{image.shape[0]}, expected {width}x{height} "
                 f"like the sequence's other frames"
             )
@@ -190,7 +204,7 @@ def _open_capture(target: Union[str, int], name: str, unreadable: str) -> FrameS
     finally:
         capture.release()
     if not ok:
-        raise ValueError(unreadable)
+        raise InputError(unreadable)
     frame_rate = fps if np.isfinite(fps) and fps > 0 else DEFAULT_FRAME_RATE
     return FrameSource(name, float(frame_rate), max(count, 0), first.shape[1], first.shape[0],
                        lambda: _read_video(target))

@@ -16,6 +16,7 @@ from detectron2.data.detection_utils import build_augmentation
 
 from trackers import Tracks, build_tracker_for_video, parse_param_strings
 
+from ..errors import InputError
 from .online import SOTDriver, build_driver
 
 
@@ -52,7 +53,7 @@ class VideoTracker:
         its parameters checked) before the first frame is read.
         """
         if self.single_target != (init_box is not None):
-            raise ValueError(
+            raise InputError(
                 "this model follows one target: give its box in the first frame (--init-box x,y,w,h)"
                 if self.single_target else
                 "a target box is only for single-target models such as DMTrack; this model tracks every object"
@@ -64,7 +65,7 @@ class VideoTracker:
             return self._track_objects(build_driver(self.model, self.tracker_name, frame_rate, self.tracker_params),
                                        frames)
         except TypeError as e:  # the drivers refuse a tracker of another kind (TRACKER.NAME)
-            raise ValueError(str(e)) from e
+            raise InputError(str(e)) from e
 
     def _inputs(self, frames: Iterable[np.ndarray]) -> Iterator[Tuple[np.ndarray, dict]]:
         return ((frame, model_input(frame, self.augmentation, self.input_format)) for frame in frames)

@@ -116,7 +116,8 @@ class MOTEvaluator(DatasetEvaluator):
                 )
             result.classes = np.asarray(self.mot_class_ids)[result.classes]
             results[video] = result
-            gts[video] = crop_frames(read_mot_gt(meta["dir"]), first, last)
+            known = self.mot_class_ids + self.distractor_classes
+            gts[video] = crop_frames(read_mot_gt(meta["dir"], known), first, last)
             if self.output_dir:
                 write_mot_results(os.path.join(self.output_dir, f"{video}.txt"), result)
         return OrderedDict(tracking=self._score(gts, results))

@@ -11,6 +11,8 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..errors import InputError
+from ..files import atomic_path, read_text
 from .clear_identity import COMBINED
 from .mot_metrics import COUNT_KEYS, METRIC_KEYS
 from .sot_metrics import SUCCESS_THRESHOLDS
@@ -37,8 +39,9 @@ def _new_figure(width: float, height: float):
 
 
 def _save(figure, path: str) -> str:
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    figure.savefig(path, format="png", dpi=100)
+    """Write ``figure`` as the PNG ``path``, which appears only once complete."""
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, format="png", dpi=100)
     return path
 
 
@@ -61,21 +64,20 @@ def plot_success(curves: Mapping[str, np.ndarray], path: str, title: str = "Succ
 def read_metrics_json(output_dir: str) -> Records:
     """The records of ``output_dir/metrics.json``, one JSON object per line."""
     path = os.path.join(output_dir, "metrics.json")
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         raise FileNotFoundError(f"{path} does not exist: expected the OUTPUT_DIR of a Detectron2 run, "
                                 "where training writes metrics.json")
     records = []
-    with open(path) as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}, line {number}: not JSON ({e.msg})") from None
-            if not isinstance(record, dict) or not isinstance(record.get("iteration"), int):
-                raise ValueError(f"{path}, line {number}: expected a JSON object with an integer \"iteration\"")
-            records.append(record)
+    for number, line in enumerate(read_text(path, "metrics file").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise InputError(f"{path}:{number}: not JSON ({e.msg})") from None
+        if not isinstance(record, dict) or not isinstance(record.get("iteration"), int):
+            raise InputError(f"{path}:{number}: expected a JSON object with an integer \"iteration\"")
+        records.append(record)
     return records
 
 
@@ -154,7 +156,7 @@ def plot_training_curves(output_dir: str, out_dir: str) -> List[str]:
     records = read_metrics_json(output_dir)
     training = [r for r in records if "total_loss" in r]
     if not training:
-        raise ValueError(f"{os.path.join(output_dir, 'metrics.json')} has no training record (no total_loss): "
+        raise InputError(f"{os.path.join(output_dir, 'metrics.json')} has no training record (no total_loss): "
                          "nothing to plot for an evaluation-only run")
     written = [_plot_losses(training, os.path.join(out_dir, "losses.png"))]
     if any("lr" in r for r in training):

@@ -22,7 +22,7 @@ from scipy.optimize import linear_sum_assignment
 
 from trackers.costs import iou_matrix
 
-from ..data.mot_challenge import MOT_IGNORE_CLASSES
+from ..data.mot_challenge import MOT_IGNORE_CLASSES, NOT_GIVEN
 from .mot_files import MOTSequence
 
 logger = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ def preprocess_sequence(
     removed = Counter({k: 0 for k in REMOVED_KEYS})
     tracker_kept = (result.classes <= 0) | (result.classes == class_id)
     removed["tracker_other_class"] = int((~tracker_kept).sum())
-    gt_classes = np.where(gt.classes <= 0, class_id, gt.classes)  # MOT15: no class given
+    gt_classes = np.where(gt.classes == NOT_GIVEN, class_id, gt.classes)  # MOT15: no class given
     considered = gt.scores.astype(int) != 0  # TrackEval reads the mark as int
     gt_distractor = np.isin(gt.classes, list(distractor_classes))
     gt_kept = considered & (gt_classes == class_id)

@@ -11,6 +11,7 @@ from typing import Optional
 import numpy as np
 
 from ..data.sot import GT_FILE, SOTFormatError, read_gt_boxes, read_sot_boxes
+from ..files import atomic_write
 
 
 @dataclass
@@ -47,7 +48,7 @@ def read_sot_gt(seq_dir: str) -> SOTSequence:
 
 def read_sot_results(path: str, name: str, length: int) -> SOTSequence:
     """A tracker's result file for sequence ``name``: ``length`` lines, one per gt frame."""
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         raise SOTFormatError(f"{path}: missing; expected the results of sequence {name}")
     boxes, confidences = read_sot_boxes(path)
     if len(boxes) != length:
@@ -63,14 +64,13 @@ def _number(value: float) -> str:
 
 def write_sot_results(path: str, seq: SOTSequence) -> None:
     """Write ``seq`` as ``x,y,w,h[,confidence]`` lines; frames without a box as
-    ``0,0,0,0`` (which the LaSOT toolkits and pytracking read, unlike ``nan``). Parent
-    folders are created."""
+    ``0,0,0,0`` (which the LaSOT toolkits and pytracking read, unlike ``nan``). The file
+    appears only once complete; parent folders are created."""
     lines = []
     for t, box in enumerate(seq.boxes):
         values = [0.0] * 4 if np.isnan(box).any() else box
         if seq.confidences is not None:
             values = [*values, seq.confidences[t]]
         lines.append(",".join(_number(v) for v in values) + "\n")
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w") as f:
+    with atomic_write(path) as f:
         f.writelines(lines)

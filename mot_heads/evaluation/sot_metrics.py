@@ -38,6 +38,7 @@ from typing import Dict, Iterable, Mapping, Optional, Tuple
 import numpy as np
 from tqdm import tqdm
 
+from ..errors import InputError
 from .clear_identity import COMBINED
 from .mot_metrics import check_sequence_names
 from .sot_files import SOTSequence
@@ -226,7 +227,7 @@ def compare_sequences(
     for name in tqdm(sorted(gts), desc="evaluating", unit="seq", disable=None if progress else True):
         gt, result = gts[name], results[name]
         if len(gt) == 0 or gt.absent[0]:
-            raise ValueError(f"sequence {name}: no gt box in the first frame; the tracker starts from that box")
+            raise InputError(f"sequence {name}: no gt box in the first frame; the tracker starts from that box")
         if len(result) != len(gt):
             raise ValueError(f"sequence {name}: {len(result)} result boxes for {len(gt)} gt frames")
         frames[name] = compare_frames(gt.boxes, result.boxes, confidences=result.confidences)
@@ -252,7 +253,7 @@ def evaluate_sot(frames: Mapping[str, FrameScores], resolution: int = VOT_RESOLU
     with_confidence = [n for n in names if frames[n].confidence is not None]
     if with_confidence and len(with_confidence) < len(names):
         missing = sorted(set(names) - set(with_confidence))
-        raise ValueError(f"confidences given for some sequences but not for {', '.join(missing)}; "
+        raise InputError(f"confidences given for some sequences but not for {', '.join(missing)}; "
                          "long-term metrics need them for every sequence")
     curves = {
         n: (success_curve(f), precision_curve(f), precision_curve(f, normalized=True)) for n, f in frames.items()

@@ -165,7 +165,7 @@ def test_folder_reader_and_registration(tmp_path):
 def test_unknown_dataset_name_says_where_files_were_expected():
     if "mot17_train" in DatasetCatalog:
         pytest.skip("MOT17 is present under $DETECTRON2_DATASETS")
-    with pytest.raises(KeyError, match=r"'mot17_train' is not registered: .*MOT17/train"):
+    with pytest.raises(ValueError, match=r"'mot17_train' is not registered: .*MOT17/train"):
         check_registered(["mot17_train"])
-    with pytest.raises(KeyError, match=r"'my_videos' is not registered: register it first"):
+    with pytest.raises(ValueError, match=r"'my_videos' is not registered: register it first"):
         check_registered(["my_videos"])

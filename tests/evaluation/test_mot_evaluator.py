@@ -83,9 +83,9 @@ def test_unknown_predicted_class_is_an_error(synthetic_val):
 
 
 def test_configuration_errors(synthetic_val):
-    with pytest.raises(KeyError, match="comma-separated list"):
+    with pytest.raises(ValueError, match="comma-separated list"):
         build(["TEST.EVALUATOR", "coco,motty"], synthetic_val, None)
-    with pytest.raises(KeyError, match="unknown tracker"):
+    with pytest.raises(ValueError, match="unknown tracker"):
         build(["TEST.EVALUATOR", "mot", "TRACKER.NAME", "bytetrack"], synthetic_val, None)
     with pytest.raises(ValueError, match="unknown parameter"):
         build(["TEST.EVALUATOR", "mot", "TRACKER.PARAMS", ["max_agee=2"]], synthetic_val, None)

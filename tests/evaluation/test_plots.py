@@ -57,10 +57,10 @@ def test_training_curves_bad_input(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"metrics\.json does not exist: expected the OUTPUT_DIR"):
         plot_training_curves(str(tmp_path / "missing"), str(tmp_path / "plots"))
     malformed = write_metrics(tmp_path / "malformed", TRAINING[:1], extra_line="{not json")
-    with pytest.raises(ValueError, match=r"metrics\.json, line 2: not JSON"):
+    with pytest.raises(ValueError, match=r"metrics\.json:2: not JSON"):
         plot_training_curves(malformed, str(tmp_path / "plots"))
     no_iteration = write_metrics(tmp_path / "no_iteration", TRAINING[:1], extra_line='{"total_loss": 1.0}')
-    with pytest.raises(ValueError, match=r"line 2: expected a JSON object with an integer \"iteration\""):
+    with pytest.raises(ValueError, match=r"metrics\.json:2: expected a JSON object with an integer \"iteration\""):
         plot_training_curves(no_iteration, str(tmp_path / "plots"))
     eval_only = write_metrics(tmp_path / "eval_only", [dict(EVALUATIONS[0], iteration=0)])
     with pytest.raises(ValueError, match="has no training record"):

@@ -81,7 +81,7 @@ def test_uncertainty_weighting_values_and_gradients():
 def test_identity_count_without_registered_training_data_is_a_clear_error():
     cfg = add_mot_config(get_cfg())
     cfg.DATASETS.TRAIN = ("no_such_training_set",)
-    with pytest.raises(KeyError, match="set MODEL.ONE_SHOT.ID_LOSS.NUM_IDENTITIES"):
+    with pytest.raises(ValueError, match="set MODEL.ONE_SHOT.ID_LOSS.NUM_IDENTITIES"):
         CrossEntropyIDLoss(cfg, 8)
     cfg.MODEL.ONE_SHOT.ID_LOSS.NUM_IDENTITIES = 7
     assert CrossEntropyIDLoss(cfg, 8).classifier.out_features == 7

@@ -40,7 +40,7 @@ def test_build_by_name_with_typed_string_params():
 
 
 def test_build_errors_name_the_problem():
-    with pytest.raises(KeyError, match="unknown tracker 'bytetrack'.*jde"):
+    with pytest.raises(trackers.ParamError, match="unknown tracker 'bytetrack'.*jde"):
         build_tracker("bytetrack")
     with pytest.raises(ValueError, match="unknown parameter.*max_agee"):
         build_tracker("sort", max_agee=3)

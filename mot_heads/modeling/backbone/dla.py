@@ -32,7 +32,7 @@ so it is not built here (its parameters would get no gradient, which breaks
 ``DistributedDataParallel`` with ``find_unused_parameters=False``, Detectron2's default).
 :func:`convert_public_dla_weights` does both and adds the model's prefix::
 
-    sd = torch.load("dla34-ba72cf86.pth", map_location="cpu")
+    sd = torch.load("dla34-ba72cf86.pth", map_location="cpu", weights_only=True)  # runs nothing from the file
     torch.save({"model": convert_public_dla_weights(sd)}, "dla34_d2.pth")  # for MODEL.WEIGHTS
 
 With ``NORM: FrozenBN`` the BN keys load into ``FrozenBatchNorm2d`` unchanged; with ``GN``
@@ -48,6 +48,8 @@ from detectron2.modeling.backbone import BACKBONE_REGISTRY, Backbone
 from detectron2.modeling.backbone.fpn import FPN, LastLevelMaxPool
 from fvcore.nn.weight_init import c2_msra_fill
 from torch import nn
+
+from ...errors import InputError
 
 __all__ = [
     "BasicBlock", "Root", "Tree", "DLA", "DLASpec", "DLA_SPECS", "STAGE_NAMES", "dla_spec", "make_norm",
@@ -68,7 +70,7 @@ def make_norm(norm, channels: int) -> nn.Module:
         return nn.GroupNorm(math.gcd(32, channels), channels)
     layer = get_norm(norm, channels)
     if layer is None:
-        raise ValueError(f"DLA needs a normalization layer (BN, SyncBN, FrozenBN or GN); got norm={norm!r}")
+        raise InputError(f"DLA needs a normalization layer (BN, SyncBN, FrozenBN or GN); got norm={norm!r}")
     return layer
 
 
@@ -176,14 +178,14 @@ DLA_SPECS: Dict[int, DLASpec] = {
 def dla_spec(depth: int) -> DLASpec:
     """The spec of DLA-``depth``, or a ValueError naming the supported depths."""
     if depth not in DLA_SPECS:
-        raise ValueError(f"DLA-{depth} is not implemented; supported depths: {sorted(DLA_SPECS)} "
+        raise InputError(f"DLA-{depth} is not implemented; supported depths: {sorted(DLA_SPECS)} "
                          f"(set cfg.MODEL.DLA.DEPTH to one of them)")
     return DLA_SPECS[depth]
 
 
 def _check_freeze_at(freeze_at: int) -> None:
     if not 0 <= freeze_at <= len(STAGE_NAMES):
-        raise ValueError(f"DLA freeze_at (cfg.MODEL.BACKBONE.FREEZE_AT) must be in [0, {len(STAGE_NAMES)}]; "
+        raise InputError(f"DLA freeze_at (cfg.MODEL.BACKBONE.FREEZE_AT) must be in [0, {len(STAGE_NAMES)}]; "
                          f"got {freeze_at}")
 
 
@@ -202,7 +204,7 @@ class DLA(Backbone):
         levels, channels = spec.levels, spec.channels
         unknown = [f for f in out_features if f not in STAGE_NAMES[1:]]
         if unknown or not out_features:
-            raise ValueError(f"DLA out_features must be a non-empty subset of {list(STAGE_NAMES[1:])}; "
+            raise InputError(f"DLA out_features must be a non-empty subset of {list(STAGE_NAMES[1:])}; "
                              f"got {list(out_features)}")
         self._out_features = [f for f in STAGE_NAMES if f in out_features]  # in network order
         last = STAGE_NAMES.index(self._out_features[-1])
@@ -345,7 +347,7 @@ def build_dla_fpn_backbone(cfg: CN, input_shape: ShapeSpec) -> FPN:
     bottom_up = build_dla_backbone(cfg, input_shape)
     missing = [f for f in cfg.MODEL.FPN.IN_FEATURES if f not in bottom_up.output_shape()]
     if missing:
-        raise ValueError(f"cfg.MODEL.FPN.IN_FEATURES {list(cfg.MODEL.FPN.IN_FEATURES)} asks for {missing}, "
+        raise InputError(f"cfg.MODEL.FPN.IN_FEATURES {list(cfg.MODEL.FPN.IN_FEATURES)} asks for {missing}, "
                          f"which cfg.MODEL.DLA.OUT_FEATURES {list(cfg.MODEL.DLA.OUT_FEATURES)} does not give")
     return FPN(bottom_up=bottom_up, in_features=cfg.MODEL.FPN.IN_FEATURES, out_channels=cfg.MODEL.FPN.OUT_CHANNELS,
                norm=cfg.MODEL.FPN.NORM, top_block=LastLevelMaxPool(), fuse_type=cfg.MODEL.FPN.FUSE_TYPE)

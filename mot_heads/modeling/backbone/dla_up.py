@@ -39,7 +39,7 @@ model, so ``base.*`` and ``dla_up.*`` map key for key onto ``backbone.base.*`` a
 :func:`convert_fairmot_dla_weights` does the renaming (and drops what :func:`~.dla.convert_public_dla_weights`
 drops from ``base``)::
 
-    ckpt = torch.load("fairmot_dla34.pth", map_location="cpu")
+    ckpt = torch.load("fairmot_dla34.pth", map_location="cpu", weights_only=True)  # runs nothing from the file
     torch.save({"model": convert_fairmot_dla_weights(ckpt["state_dict"])}, "fairmot_dla34_d2.pth")
 
 With ``UP_DEFORMABLE: False`` the plain convs load ``conv.weight`` / ``conv.bias`` and the
@@ -55,6 +55,7 @@ from detectron2.modeling.backbone import BACKBONE_REGISTRY, Backbone
 from torch import nn
 from torchvision.ops import deform_conv2d
 
+from ...errors import InputError
 from .dla import DLA, convert_public_dla_weights, make_norm
 
 __all__ = [
@@ -265,7 +266,7 @@ class DLAUpBackbone(Backbone):
                  in_channels: int = 3, freeze_at: int = 0):
         super().__init__()
         if not 1 <= first_level < LAST_LEVEL:
-            raise ValueError(f"DLA-up first_level (cfg.MODEL.DLA.UP_FIRST_LEVEL) must be in [1, {LAST_LEVEL - 1}] "
+            raise InputError(f"DLA-up first_level (cfg.MODEL.DLA.UP_FIRST_LEVEL) must be in [1, {LAST_LEVEL - 1}] "
                              f"(output stride 2 to 16); got {first_level}")
         levels = [f"level{i}" for i in range(first_level, LAST_LEVEL + 1)]
         self.base = DLA(depth=depth, norm=norm, out_features=levels, in_channels=in_channels, freeze_at=freeze_at)

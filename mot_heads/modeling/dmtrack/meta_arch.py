@@ -34,6 +34,7 @@ from detectron2.structures import Boxes, ImageList, Instances
 from detectron2.utils.events import get_event_storage
 from torch import nn
 
+from ...errors import InputError
 from ..one_shot.centernet import prediction_head
 from ..one_shot.id_losses import CrossEntropyIDLoss, count_identities
 from ..one_shot.loss_balance import UncertaintyWeighting
@@ -115,7 +116,7 @@ class DMTrack(nn.Module):
         self.normalize_id_loss = normalize_id_loss
         self.reid_head = prediction_head(shapes[reid_feature].channels, head_conv, embed_dim) if id_loss else None
         if candidate_score not in CANDIDATE_SCORES:
-            raise ValueError(f"MODEL.DMTRACK.CANDIDATE_SCORE must be one of {CANDIDATE_SCORES}, "
+            raise InputError(f"MODEL.DMTRACK.CANDIDATE_SCORE must be one of {CANDIDATE_SCORES}, "
                              f"got {candidate_score!r}")
         self.topk_test, self.score_thresh_test, self.candidate_score = topk_test, score_thresh_test, candidate_score
         self.num_cls_kernels = len(cls_tower.places)
@@ -133,14 +134,14 @@ class DMTrack(nn.Module):
         wanted = list(dm.IN_FEATURES) + ([dm.REID_FEATURE] if dm.REID_ENABLED else [])
         missing = [f for f in wanted if f not in shapes]
         if missing:
-            raise ValueError(f"MODEL.DMTRACK asks for backbone features {missing}; the backbone gives {list(shapes)}")
+            raise InputError(f"MODEL.DMTRACK asks for backbone features {missing}; the backbone gives {list(shapes)}")
         if dm.REID_ENABLED and shapes[dm.REID_FEATURE].stride != REID_STRIDE:
-            raise ValueError(f"MODEL.DMTRACK.REID_FEATURE {dm.REID_FEATURE!r} is at stride "
+            raise InputError(f"MODEL.DMTRACK.REID_FEATURE {dm.REID_FEATURE!r} is at stride "
                              f"{shapes[dm.REID_FEATURE].stride}; the re-id branch works at stride {REID_STRIDE}")
         strides = [shapes[f].stride for f in dm.IN_FEATURES]
         bounds = [0.0, *dm.SIZE_BOUNDS, INF]
         if len(bounds) != len(strides) + 1:
-            raise ValueError(f"MODEL.DMTRACK.SIZE_BOUNDS has {len(dm.SIZE_BOUNDS)} bounds for {len(strides)} "
+            raise InputError(f"MODEL.DMTRACK.SIZE_BOUNDS has {len(dm.SIZE_BOUNDS)} bounds for {len(strides)} "
                              f"levels; expected {len(strides) - 1}")
         channels = shapes[dm.IN_FEATURES[0]].channels
         towers = [DynamicTower(channels, dm.NUM_CONVS, dm.REDUCED_CHANNELS, dm.INTEGRATION) for _ in range(2)]
@@ -200,7 +201,7 @@ class DMTrack(nn.Module):
             raise RuntimeError("DMTrack tracks one target through a video: call init_template on the first frame "
                                "and detect_candidates on the others (mot_heads.engine.online.SOTDriver)")
         if not all("pair" in x for x in batched_inputs):
-            raise ValueError("DMTrack trains on template-search pairs: set INPUT.TRAIN_MAPPER to "
+            raise InputError("DMTrack trains on template-search pairs: set INPUT.TRAIN_MAPPER to "
                              "'IdentityPairMapper' (or 'VideoPairMapper' with MODEL.DMTRACK.REID_ENABLED False)")
         frames = [frame for x in batched_inputs for frame in (x, x["pair"])]
         images = self.preprocess_image(frames)

@@ -33,6 +33,7 @@ from detectron2.modeling import build_model
 from detectron2.structures import ImageList, Instances
 from torch import nn
 
+from ...errors import InputError
 from .id_losses import ID_LOSS_REGISTRY, CrossEntropyIDLoss
 
 WEIGHTS_KEY = "MODEL.ONE_SHOT.ID_LOSS.DISTILLATION.TEACHER_WEIGHTS"
@@ -45,23 +46,23 @@ def build_teacher(config_file: str, weights: str, device: str = "cpu", allow_ran
     """The frozen ReID teacher of ``config_file`` with ``weights`` on ``device`` (eval
     mode, no gradients, no classifier). Without ``weights`` it is an error unless
     ``allow_random`` (the network keeps its random initialisation)."""
-    from ...config import add_mot_config  # the config module imports the model registry
+    from ...config import add_mot_config, merge_config_file  # the config module imports the model registry
     from ...engine.checkpoint import CheckedCheckpointer  # the engine imports this module
 
     if not config_file:
-        raise ValueError("MODEL.ONE_SHOT.ID_LOSS.DISTILLATION.TEACHER_CONFIG is empty: give the ReID teacher's "
+        raise InputError("MODEL.ONE_SHOT.ID_LOSS.DISTILLATION.TEACHER_CONFIG is empty: give the ReID teacher's "
                          "config (e.g. configs/KDMOT/reid_R50_market1501.yaml)")
     if not os.path.isfile(config_file):
         raise FileNotFoundError(f"teacher config {config_file} does not exist "
                                 "(MODEL.ONE_SHOT.ID_LOSS.DISTILLATION.TEACHER_CONFIG)")
     if not weights and not allow_random:
-        raise ValueError(MISSING_WEIGHTS)
+        raise InputError(MISSING_WEIGHTS)
     if weights and not os.path.isfile(weights):
         raise FileNotFoundError(f"teacher weights {weights} do not exist ({WEIGHTS_KEY})")
     cfg = add_mot_config(get_cfg())
-    cfg.merge_from_file(config_file)
+    merge_config_file(cfg, config_file)
     if cfg.MODEL.META_ARCHITECTURE != "ReIDBaseline":
-        raise ValueError(f"teacher config {config_file}: MODEL.META_ARCHITECTURE is {cfg.MODEL.META_ARCHITECTURE}, "
+        raise InputError(f"teacher config {config_file}: MODEL.META_ARCHITECTURE is {cfg.MODEL.META_ARCHITECTURE}, "
                          "expected ReIDBaseline")
     cfg.MODEL.REID.NUM_IDENTITIES, cfg.DATASETS.TRAIN = 0, ()  # embeddings only: no training classifier
     cfg.MODEL.DEVICE = device
@@ -85,12 +86,12 @@ class DistillationIDLoss(nn.Module):
         super().__init__()
         teacher_dim = teacher.bnneck.num_features
         if teacher_dim != embed_dim:
-            raise ValueError(f"the student's MODEL.ONE_SHOT.EMBED_DIM is {embed_dim}, the teacher's embedding "
+            raise InputError(f"the student's MODEL.ONE_SHOT.EMBED_DIM is {embed_dim}, the teacher's embedding "
                              f"{teacher_dim}: they must match (KDMOT: 2048 with a ResNet-50 teacher)")
         if not 0.0 <= eta <= 1.0:
-            raise ValueError(f"MODEL.ONE_SHOT.ID_LOSS.DISTILLATION.ETA is {eta}: expected 0 <= eta <= 1 (Eq. 6)")
+            raise InputError(f"MODEL.ONE_SHOT.ID_LOSS.DISTILLATION.ETA is {eta}: expected 0 <= eta <= 1 (Eq. 6)")
         if eta < 1.0 and hard_label_loss is None:
-            raise ValueError("DISTILLATION.ETA < 1 needs the hard-label identity loss (Eq. 6, 8)")
+            raise InputError("DISTILLATION.ETA < 1 needs the hard-label identity loss (Eq. 6, 8)")
         self._teacher = [teacher]  # a list: not a submodule (no optimiser, no checkpoint, no DDP)
         self.input_format, self.beta, self.eta = input_format, beta, eta
         self.hard_label_loss, self.teacher_ready = hard_label_loss, teacher_ready
@@ -111,7 +112,7 @@ class DistillationIDLoss(nn.Module):
     def teacher(self) -> nn.Module:
         """The frozen teacher; an error when it has no weights and none was allowed."""
         if not self.teacher_ready:
-            raise ValueError(MISSING_WEIGHTS)
+            raise InputError(MISSING_WEIGHTS)
         return self._teacher[0]
 
     @torch.no_grad()

@@ -21,6 +21,7 @@ from detectron2.utils.registry import Registry
 from torch import nn
 
 from ...data.identities import IdentityIndex
+from ...errors import InputError
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ def count_identities(dataset_names, configured: int, key: str) -> int:
         return configured
     missing = [name for name in dataset_names if name not in DatasetCatalog.list()]
     if missing:
-        raise KeyError(f"training datasets {missing} are not registered, so their identities cannot be "
+        raise InputError(f"training datasets {missing} are not registered, so their identities cannot be "
                        f"counted: set {key} (the training log gives it)")
     count = IdentityIndex(dataset_names).num_identities
     logger.info("%d training identities in %s (%s)", count, list(dataset_names), key)
@@ -58,7 +59,7 @@ class CrossEntropyIDLoss(nn.Module):
     def __init__(self, *, embed_dim: int, num_identities: int):
         super().__init__()
         if num_identities < 1:
-            raise ValueError("CrossEntropyIDLoss needs training identities: the training datasets carry no "
+            raise InputError("CrossEntropyIDLoss needs training identities: the training datasets carry no "
                              "track ids (set MODEL.ONE_SHOT.ID_LOSS.NUM_IDENTITIES or train with track ids)")
         self.scale = embedding_scale(num_identities)
         self.classifier = nn.Linear(embed_dim, num_identities)
@@ -72,7 +73,7 @@ class CrossEntropyIDLoss(nn.Module):
     def forward(self, embeddings: List[torch.Tensor], targets: List[Instances], images: ImageList,
                 inputs: List[dict]) -> Dict[str, torch.Tensor]:
         if not all(t.has("gt_identities") for t in targets):
-            raise ValueError("CrossEntropyIDLoss classifies training identities, but the training images carry "
+            raise InputError("CrossEntropyIDLoss classifies training identities, but the training images carry "
                              "none: set INPUT.TRAIN_MAPPER to 'IdentityMapper'")
         identities = torch.cat([t.gt_identities for t in targets])
         features = torch.cat(embeddings)[identities >= 0]

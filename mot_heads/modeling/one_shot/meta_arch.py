@@ -31,6 +31,7 @@ from detectron2.structures import Boxes, ImageList, Instances
 from detectron2.utils.events import get_event_storage
 from torch import nn
 
+from ...errors import InputError
 from ..backbone.dla_up import IDAUp
 from .centernet import (
     HEATMAP_PRIOR, centernet_focal_loss, centernet_targets, decode_centernet, gather_at, prediction_head,
@@ -68,7 +69,7 @@ def flatten_pairs(batched_inputs: List[dict]) -> List[dict]:
     if not any(paired):
         return batched_inputs
     if not all(paired):
-        raise ValueError("a training batch mixes frame pairs and single frames; use one INPUT.TRAIN_MAPPER")
+        raise InputError("a training batch mixes frame pairs and single frames; use one INPUT.TRAIN_MAPPER")
     return [frame for x in batched_inputs for frame in (x, x["pair"])]
 
 
@@ -92,7 +93,7 @@ class OneShotMOT(nn.Module):
         shapes = backbone.output_shape()
         strides = [shapes[f].stride for f in in_features]
         if strides[0] != 4 or sorted(strides) != strides:
-            raise ValueError(f"MODEL.ONE_SHOT.IN_FEATURES must start at stride 4, finest first; got {list(in_features)} "
+            raise InputError(f"MODEL.ONE_SHOT.IN_FEATURES must start at stride 4, finest first; got {list(in_features)} "
                              f"at strides {strides}")
         self.backbone, self.in_features = backbone, list(in_features)
         channels = [shapes[f].channels for f in in_features]
@@ -124,7 +125,7 @@ class OneShotMOT(nn.Module):
         shapes = backbone.output_shape()
         missing = [f for f in list(one_shot.IN_FEATURES) + list(one_shot.SAAN.IN_FEATURES) if f not in shapes]
         if missing:
-            raise ValueError(f"MODEL.ONE_SHOT asks for backbone features {missing}; the backbone gives {list(shapes)}")
+            raise InputError(f"MODEL.ONE_SHOT asks for backbone features {missing}; the backbone gives {list(shapes)}")
         decoupler = saan = None
         if one_shot.REN.ENABLED:  # on the levels both branches read (SAAN skips stride 4)
             id_features = one_shot.SAAN.IN_FEATURES if one_shot.SAAN.ENABLED else one_shot.IN_FEATURES
@@ -139,7 +140,7 @@ class OneShotMOT(nn.Module):
                                       one_shot.FOCAL_BETA, occ.OFFSET_WEIGHT, occ.HIDDEN_OBJECTS)
         id_loss = ID_LOSS_REGISTRY.get(one_shot.ID_LOSS.NAME)(cfg, one_shot.EMBED_DIM)
         if one_shot.TEST_EMBEDDINGS not in ("head", "teacher"):
-            raise ValueError(f"MODEL.ONE_SHOT.TEST_EMBEDDINGS is {one_shot.TEST_EMBEDDINGS!r}: 'head' or 'teacher'")
+            raise InputError(f"MODEL.ONE_SHOT.TEST_EMBEDDINGS is {one_shot.TEST_EMBEDDINGS!r}: 'head' or 'teacher'")
         crop_embedder = None
         if one_shot.TEST_EMBEDDINGS == "teacher":  # KDMOT's two-step baseline: the teacher on detection crops
             distillation = one_shot.ID_LOSS.DISTILLATION

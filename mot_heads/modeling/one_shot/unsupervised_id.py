@@ -29,6 +29,7 @@ from detectron2.config import configurable
 from detectron2.structures import ImageList, Instances
 from torch import nn
 
+from ...errors import InputError
 from .id_losses import ID_LOSS_REGISTRY
 
 PLACEHOLDERS = ("mean", "zero", "none")
@@ -156,16 +157,16 @@ class UnsupervisedIDLoss(nn.Module):
                  cycle: str = "difference"):
         super().__init__()
         if placeholder not in PLACEHOLDERS:
-            raise ValueError(f"MODEL.ONE_SHOT.ID_LOSS.UNSUPERVISED.PLACEHOLDER must be one of {PLACEHOLDERS}, "
+            raise InputError(f"MODEL.ONE_SHOT.ID_LOSS.UNSUPERVISED.PLACEHOLDER must be one of {PLACEHOLDERS}, "
                              f"got {placeholder!r}")
         if cycle not in CYCLE_FUNCTIONS:
-            raise ValueError(f"MODEL.ONE_SHOT.ID_LOSS.UNSUPERVISED.CYCLE must be one of {tuple(CYCLE_FUNCTIONS)}, "
+            raise InputError(f"MODEL.ONE_SHOT.ID_LOSS.UNSUPERVISED.CYCLE must be one of {tuple(CYCLE_FUNCTIONS)}, "
                              f"got {cycle!r}")
         if negative_ratio < 0 or margin < 0:
-            raise ValueError(f"MODEL.ONE_SHOT.ID_LOSS.UNSUPERVISED: MARGIN ({margin}) and NEGATIVE_RATIO "
+            raise InputError(f"MODEL.ONE_SHOT.ID_LOSS.UNSUPERVISED: MARGIN ({margin}) and NEGATIVE_RATIO "
                              f"({negative_ratio}) must be >= 0")
         if placeholder == "none" and negative_ratio > 0:
-            raise ValueError("MODEL.ONE_SHOT.ID_LOSS.UNSUPERVISED: negative pairs (NEGATIVE_RATIO > 0) need a "
+            raise InputError("MODEL.ONE_SHOT.ID_LOSS.UNSUPERVISED: negative pairs (NEGATIVE_RATIO > 0) need a "
                              "placeholder column: set PLACEHOLDER to 'mean' or 'zero', or NEGATIVE_RATIO to 0")
         self.placeholder, self.margin, self.negative_ratio, self.cycle = placeholder, margin, negative_ratio, cycle
 
@@ -179,7 +180,7 @@ class UnsupervisedIDLoss(nn.Module):
                 inputs: List[dict]) -> Dict[str, torch.Tensor]:
         if (len(inputs) % 2 or not inputs or len(embeddings) != len(inputs)
                 or any("pair" not in inputs[i] for i in range(0, len(inputs), 2))):
-            raise ValueError(
+            raise InputError(
                 f"UnsupervisedIDLoss needs frame pairs: set INPUT.TRAIN_MAPPER to \"VideoPairMapper\" (got "
                 f"{len(inputs)} inputs for {len(embeddings)} images, expected [first_0, second_0, ...] with "
                 "a 'pair' key in every first frame)")

@@ -25,6 +25,7 @@ from torch import nn
 from torchvision.ops import roi_align
 
 from ...data.reid import ReIDIdentityIndex
+from ...errors import InputError
 from .losses import batch_hard_triplet_loss
 
 logger = logging.getLogger(__name__)
@@ -36,12 +37,12 @@ def set_last_stride(backbone: Backbone, feature: str, stride: int) -> None:
     res2..res5) run at stride 1; weights are unchanged (pretrained ones still load).
     Unlike ``MODEL.RESNETS.RES5_DILATION: 2``, no dilation (Luo et al.'s code)."""
     if stride not in (1, 2):
-        raise ValueError(f"MODEL.REID.LAST_STRIDE={stride}: expected 1 (Luo et al.) or 2 (the backbone's own)")
+        raise InputError(f"MODEL.REID.LAST_STRIDE={stride}: expected 1 (Luo et al.) or 2 (the backbone's own)")
     if stride == 2:
         return
     stage = getattr(backbone, feature, None)
     if not isinstance(stage, nn.Sequential) or not hasattr(backbone, "_out_feature_strides"):
-        raise ValueError(f"MODEL.REID.LAST_STRIDE=1 needs a Detectron2 ResNet (build_resnet_backbone) whose stage "
+        raise InputError(f"MODEL.REID.LAST_STRIDE=1 needs a Detectron2 ResNet (build_resnet_backbone) whose stage "
                          f"{feature!r} is MODEL.REID.IN_FEATURE; got {type(backbone).__name__} (set LAST_STRIDE 2)")
     strided = [m for m in stage[0].modules() if isinstance(m, nn.Conv2d) and m.stride != (1, 1)]
     for conv in strided:
@@ -87,7 +88,7 @@ class ReIDBaseline(nn.Module):
                  pixel_mean: Sequence[float], pixel_std: Sequence[float]):
         super().__init__()
         if test_feature not in ("after", "before"):
-            raise ValueError(f"MODEL.REID.TEST_FEATURE={test_feature!r}: expected 'after' or 'before' (BNNeck)")
+            raise InputError(f"MODEL.REID.TEST_FEATURE={test_feature!r}: expected 'after' or 'before' (BNNeck)")
         self.backbone, self.in_feature = backbone, in_feature
         channels = backbone.output_shape()[in_feature].channels
         self.bnneck = nn.BatchNorm1d(channels)
@@ -107,7 +108,7 @@ class ReIDBaseline(nn.Module):
         reid = cfg.MODEL.REID
         backbone = build_backbone(cfg)
         if reid.IN_FEATURE not in backbone.output_shape():
-            raise ValueError(f"MODEL.REID.IN_FEATURE={reid.IN_FEATURE!r}; the backbone gives "
+            raise InputError(f"MODEL.REID.IN_FEATURE={reid.IN_FEATURE!r}; the backbone gives "
                              f"{list(backbone.output_shape())} (MODEL.RESNETS.OUT_FEATURES)")
         set_last_stride(backbone, reid.IN_FEATURE, reid.LAST_STRIDE)
         return {
@@ -154,14 +155,14 @@ class ReIDBaseline(nn.Module):
         if not self.training:
             return [{"embedding": e} for e in self.embed_crops(images)]
         if self.classifier is None:
-            raise ValueError("ReIDBaseline has no classifier: DATASETS.TRAIN was not registered when it was built "
+            raise InputError("ReIDBaseline has no classifier: DATASETS.TRAIN was not registered when it was built "
                              "(set MODEL.REID.NUM_IDENTITIES or register the training datasets first)")
         if any("label" not in x for x in batched_inputs):
-            raise ValueError("ReIDBaseline trains on 'label', the training identity that INPUT.TRAIN_MAPPER "
+            raise InputError("ReIDBaseline trains on 'label', the training identity that INPUT.TRAIN_MAPPER "
                              "'ReIDMapper' gives")
         labels = torch.as_tensor([x["label"] for x in batched_inputs], device=self.device)
         if labels.max() >= self.classifier.out_features:
-            raise ValueError(f"training label {int(labels.max())}, but the classifier has "
+            raise InputError(f"training label {int(labels.max())}, but the classifier has "
                              f"{self.classifier.out_features} identities (MODEL.REID.NUM_IDENTITIES)")
         pooled = self.pooled_features(images)
         logits = self.classifier(self.bnneck(pooled))

@@ -8,6 +8,7 @@ from detectron2.config import configurable
 from detectron2.modeling import META_ARCH_REGISTRY, GeneralizedRCNN
 from detectron2.structures import Boxes, Instances
 
+from ...errors import InputError
 from .roi_heads import SiamMOTROIHeads
 
 
@@ -35,7 +36,7 @@ class SiamMOT(GeneralizedRCNN):
     def __init__(self, *, refine_tracks: bool = True, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(self.roi_heads, SiamMOTROIHeads):
-            raise ValueError("SiamMOT needs MODEL.ROI_HEADS.NAME: SiamMOTROIHeads")
+            raise InputError("SiamMOT needs MODEL.ROI_HEADS.NAME: SiamMOTROIHeads")
         self.refine_tracks = refine_tracks
 
     @classmethod
@@ -46,7 +47,7 @@ class SiamMOT(GeneralizedRCNN):
         if not self.training:
             return self.inference(batched_inputs)
         if any("pair" not in x for x in batched_inputs):
-            raise ValueError(
+            raise InputError(
                 "SiamMOT trains on frame pairs: set INPUT.TRAIN_MAPPER to VideoPairMapper or ImagePairMapper"
             )
         frames = list(batched_inputs) + [x["pair"] for x in batched_inputs]

@@ -8,6 +8,7 @@ from detectron2.modeling.poolers import ROIPooler
 from detectron2.structures import Boxes, Instances
 from torch import nn
 
+from ...errors import InputError
 from ..poolers import with_fast_backward
 from .emm import EMM
 from .imm import IMM
@@ -27,7 +28,7 @@ def build_motion_model(cfg, in_channels: int) -> nn.Module:
                    scale_sigma=head.EMM.SCALE_SIGMA, **common)
     if head.NAME == "IMM":
         return IMM(hidden_dim=head.IMM.HIDDEN_DIM, smooth_l1_beta=head.IMM.SMOOTH_L1_BETA, **common)
-    raise ValueError(f"MODEL.TRACK_HEAD.NAME={head.NAME!r}: expected 'EMM' or 'IMM'")
+    raise InputError(f"MODEL.TRACK_HEAD.NAME={head.NAME!r}: expected 'EMM' or 'IMM'")
 
 
 class SiamTrackHead(nn.Module):

@@ -19,6 +19,7 @@ from typing import Collection, Tuple
 import torch
 from detectron2.structures import Instances
 
+from ...errors import InputError
 from .regions import search_regions
 
 KINDS = ("positive", "hard", "negative")
@@ -58,9 +59,9 @@ def sample_triplets(kinds: torch.Tensor, allowed: Collection[str], num_samples: 
     ``num_samples`` hard ones, then negative ones up to ``num_samples`` in all (the mix
     of the authors' sampler; the paper gives none)."""
     if not allowed or set(allowed) - set(KINDS):
-        raise ValueError(f"MODEL.TRACK_HEAD.TRIPLETS {tuple(allowed)}: expected one or more of {KINDS}")
+        raise InputError(f"MODEL.TRACK_HEAD.TRIPLETS {tuple(allowed)}: expected one or more of {KINDS}")
     if positive_fraction + hard_fraction > 1:
-        raise ValueError(f"MODEL.TRACK_HEAD.POSITIVE_FRACTION + HARD_FRACTION must be at most 1, got "
+        raise InputError(f"MODEL.TRACK_HEAD.POSITIVE_FRACTION + HARD_FRACTION must be at most 1, got "
                          f"{positive_fraction} + {hard_fraction}")
     quotas = {POSITIVE: int(num_samples * positive_fraction), HARD: int(num_samples * hard_fraction)}
     chosen = []
