@@ -19,7 +19,7 @@ import time
 from tabulate import tabulate
 
 from mot_heads.cli.evaluate import read_folders
-from mot_heads.cli.track import track_folder
+from mot_heads.engine.sequence_tracking import track_folder
 from mot_heads.data import SyntheticConfig
 from mot_heads.data.synthetic import write_sequence
 from mot_heads.evaluation import (

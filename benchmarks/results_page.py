@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 from datetime import datetime, timezone
-from typing import List, NamedTuple, Optional, Tuple
+from typing import Iterable, List, NamedTuple, Optional, Tuple
 
 import torch
 
@@ -63,16 +63,17 @@ BENCHMARKS = {
 }
 
 
-def parse_only(text: Optional[str]) -> List[str]:
-    """The benchmarks ``--only`` names (all when not given), in page order."""
+def parse_only(text: Optional[str], choices: Iterable[str] = BENCHMARKS, kind: str = "benchmark") -> List[str]:
+    """The ``choices`` (benchmarks) ``--only`` names, all when not given, in their order."""
+    choices = list(choices)
     if text is None:
-        return list(BENCHMARKS)
+        return choices
     chosen = text.split(",")
-    unknown = [name for name in chosen if name not in BENCHMARKS]
+    unknown = [name for name in chosen if name not in choices]
     if unknown:
-        raise InputError(f"--only: no benchmark named {', '.join(map(repr, unknown))}; "
-                       f"choose from {', '.join(BENCHMARKS)}")
-    return [name for name in BENCHMARKS if name in chosen]
+        raise InputError(f"--only: no {kind} named {', '.join(map(repr, unknown))}; "
+                         f"choose from {', '.join(choices)}")
+    return [name for name in choices if name in chosen]
 
 
 def arguments(benchmark: Benchmark, threads: int) -> List[str]:

@@ -44,14 +44,16 @@ def run_row(output_dir: str, class_name: Optional[str] = None) -> Dict[str, floa
     return row
 
 
-def markdown_table(rows: Dict[str, Dict[str, float]], ap_label: str = "AP50") -> str:
-    header = ["run", *COLUMNS, ap_label, "iterations", "s/iter"]
+def markdown_table(rows: Dict[str, Dict[str, float]], ap_label: str = "AP50", timing: bool = True) -> str:
+    """The rows as a markdown table; without the s/iter column unless ``timing``."""
+    header = ["run", *COLUMNS, ap_label, "iterations", *(["s/iter"] if timing else [])]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for label, row in rows.items():
         cells = [label] + [f"{row[c]:.0f}" if c in COUNTS else f"{row[c]:.1f}" for c in COLUMNS]
         trained = row["iterations"] > 0
-        cells += [f"{row['AP50']:.1f}", f"{row['iterations']:d}" if trained else "-",
-                  f"{row['s/iter']:.2f}" if trained else "-"]
+        cells += [f"{row['AP50']:.1f}", f"{row['iterations']:d}" if trained else "-"]
+        if timing:
+            cells.append(f"{row['s/iter']:.2f}" if trained else "-")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

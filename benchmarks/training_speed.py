@@ -17,8 +17,10 @@ network (no MODEL.ONE_SHOT.ID_LOSS.DISTILLATION.TEACHER_WEIGHTS): its cost is th
 trained one.
 """
 import argparse
+import logging
 import os
 import statistics
+import sys
 import tempfile
 import time
 from typing import List
@@ -65,6 +67,16 @@ def input_size(cfg) -> str:
     return f"short side {min(sides)}-{max(sides)}, long <= {cfg.INPUT.MAX_SIZE_TRAIN}"
 
 
+def quiet_detectron2_log() -> None:
+    """Detectron2's training log (which ``DefaultTrainer`` sends to stdout when nothing
+    set it up) on stderr, so that stdout holds only the table."""
+    log = logging.getLogger("detectron2")
+    if not log.handlers:
+        log.setLevel(logging.INFO)
+        log.addHandler(logging.StreamHandler(sys.stderr))
+        log.propagate = False
+
+
 def method_row(name: str, iterations: int, warmup: int, output_root: str) -> list:
     """The table row of one method: its config trained ``warmup + iterations`` times."""
     label, config = QUICK_SCHEDULES[name]
@@ -73,6 +85,7 @@ def method_row(name: str, iterations: int, warmup: int, output_root: str) -> lis
     cfg = load_cfg(f"quick_schedules/{config}", "DATASETS.TRAIN", (f"{PREFIX}_train",), "DATASETS.TEST", (),
                    "SOLVER.MAX_ITER", warmup + iterations, "SOLVER.STEPS", (), "OUTPUT_DIR", output_dir)
     torch.manual_seed(SEED)
+    quiet_detectron2_log()
     trainer = MOTTrainer(cfg)
     timer = IterationSeconds()
     trainer.register_hooks([timer])

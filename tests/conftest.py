@@ -1,11 +1,12 @@
-"""Shared fixtures: hand-written MOTChallenge sequences and a small synthetic set."""
+"""Shared fixtures: hand-written MOTChallenge sequences and a small synthetic set.
+
+Imports of OpenCV and mot_heads stay inside the functions, so that tests which need
+neither (tests/trackers) run where only numpy and scipy are installed.
+"""
 import os
 
-import cv2
 import numpy as np
 import pytest
-
-from mot_heads.data import SyntheticConfig, generate_dataset
 
 SEQINFO = """[Sequence]
 name={name}
@@ -20,6 +21,8 @@ imExt=.jpg
 
 def write_sequence(root, name="SEQ-01", length=4, gt=None, det=None, seqinfo=None, images=None):
     """Write a MOTChallenge sequence folder with tiny images; returns its path."""
+    import cv2
+
     seq = os.path.join(str(root), name)
     os.makedirs(os.path.join(seq, "img1"), exist_ok=True)
     for frame in range(1, length + 1) if images is None else images:
@@ -34,14 +37,21 @@ def write_sequence(root, name="SEQ-01", length=4, gt=None, det=None, seqinfo=Non
     return seq
 
 
-TINY_SYNTHETIC = SyntheticConfig(seed=3, train_sequences=2, val_sequences=1, num_frames=12)
+@pytest.fixture(scope="session")
+def tiny_synthetic():
+    """The configuration of the tiny synthetic set: 2 training and 1 validation video of 12 frames."""
+    from mot_heads.data import SyntheticConfig
+
+    return SyntheticConfig(seed=3, train_sequences=2, val_sequences=1, num_frames=12)
 
 
 @pytest.fixture(scope="session")
-def datasets_root(tmp_path_factory):
+def datasets_root(tmp_path_factory, tiny_synthetic):
     """A $DETECTRON2_DATASETS holding the tiny synthetic set under synthetic/."""
+    from mot_heads.data import generate_dataset
+
     root = tmp_path_factory.mktemp("datasets")
-    generate_dataset(str(root / "synthetic"), TINY_SYNTHETIC)
+    generate_dataset(str(root / "synthetic"), tiny_synthetic)
     return str(root)
 
 

@@ -45,8 +45,6 @@ evaluators' files (e.g. the tracks) go to OUTPUT_DIR/inference/<dataset>/.
 """
 import argparse
 import contextlib
-import csv
-import json
 import logging
 import os
 import sys
@@ -60,12 +58,13 @@ from ..data.mot_challenge import MOT_IGNORE_CLASSES, NOT_GIVEN, find_sequences, 
 from ..data.sot import GT_FILE, find_sot_sequences
 from ..errors import InputError
 from ..evaluation.clear_identity import COMBINED
+from ..evaluation.metric_tables import Table, write_tables_csv, write_tables_json
 from ..evaluation.mot_files import MOTSequence, read_mot_gt, read_mot_results
 from ..evaluation.mot_metrics import average_classes, evaluate_mot_classes, format_table
 from ..evaluation.plots import plot_sequence_bars, plot_success
 from ..evaluation.sot_files import SOTSequence, read_sot_gt, read_sot_results
 from ..evaluation.sot_metrics import compare_sequences, evaluate_sot, format_sot_table, mean_success_curve
-from ..files import atomic_write, writable_folder
+from ..files import writable_folder
 from .errors import exit_on_bad_input
 from .train import check_inputs, train_or_evaluate
 
@@ -76,9 +75,6 @@ MOT_OPTIONS = ("--classes", "--class-names", "--distractor-classes")
 DEFAULT_CLASSES = (1,)  # MOTChallenge's pedestrian
 BAR_KEYS = ("HOTA", "MOTA", "IDF1")
 PARTIAL_SUFFIX = ".partial.txt"  # the result of a `mot track` run stopped by Ctrl-C
-
-# Metrics by row (sequence or COMBINED); tables of them by class name.
-Table = Dict[str, Dict[str, object]]
 
 
 def _class_list(text: str) -> Tuple[int, ...]:
@@ -348,17 +344,9 @@ def _writing(path: str):
 
 def _write_tables(args: argparse.Namespace, tables: Mapping[str, Table]) -> None:
     """--json and --csv: one table as it is, several by class (see the options' help)."""
-    by_class = len(tables) > 1
     if args.json:
-        with _writing(args.json), atomic_write(args.json) as f:
-            json.dump(tables if by_class else next(iter(tables.values())), f, indent=2)
-            f.write("\n")
+        with _writing(args.json):
+            write_tables_json(args.json, tables)
     if args.csv:
-        keys = list(next(iter(next(iter(tables.values())).values())))
-        with _writing(args.csv), atomic_write(args.csv, newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["class"] * by_class + ["sequence", *keys])
-            for name, table in tables.items():
-                for row_name, row in table.items():
-                    values = ["" if row[k] is None else row[k] for k in keys]
-                    writer.writerow([name] * by_class + [row_name, *values])
+        with _writing(args.csv):
+            write_tables_csv(args.csv, tables)

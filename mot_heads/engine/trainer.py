@@ -1,22 +1,22 @@
-"""The project's DefaultTrainer: configured loaders and evaluators, DDP that works on CPU."""
+"""The project's DefaultTrainer: configured loaders and evaluators, online tracking in
+evaluation, DDP that works on CPU."""
+import contextlib
+import functools
 import logging
 import os
 import weakref
-from typing import List
+from typing import Iterator, List
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
-from detectron2.engine import AMPTrainer, DefaultTrainer, SimpleTrainer, TrainerBase, create_ddp_model
+from detectron2.engine import DefaultTrainer, defaults
 from detectron2.data import MetadataCatalog
 from detectron2.data.detection_utils import read_image
 from detectron2.evaluation import COCOEvaluator, DatasetEvaluators
 from detectron2.evaluation.testing import flatten_results_dict
 from detectron2.solver.build import get_default_optimizer_params, maybe_add_gradient_clipping
 from detectron2.structures import BoxMode
-from detectron2.utils import comm
 from detectron2.utils.events import EventStorage, JSONWriter
-
-from trackers import parse_param_strings
 
 from ..data import build_mot_train_loader, build_video_test_loader
 from ..data.reid import build_reid_test_loader
@@ -29,7 +29,8 @@ from ..evaluation.sot_evaluator import SOTEvaluator
 from ..files import temporary_path
 from ..modeling.one_shot.distillation import build_teacher
 from .checkpoint import CheckedCheckpointer
-from .online import OnlineTracking, SingleTargetTracking
+from .drivers import driver_class
+from .online import OnlineTracking
 
 
 def _mot_evaluator(cfg, dataset_name: str, output_dir: str) -> MOTEvaluator:
@@ -38,10 +39,7 @@ def _mot_evaluator(cfg, dataset_name: str, output_dir: str) -> MOTEvaluator:
         raise InputError(
             f"TEST.EVALUATOR 'mot' needs a MOTChallenge-layout dataset (register_mot_folder); {dataset_name} is not"
         )
-    return MOTEvaluator(
-        dataset_name, cfg.TRACKER.NAME, parse_param_strings(cfg.TRACKER.PARAMS),
-        meta.mot_class_ids, meta.distractor_classes, output_dir,
-    )
+    return MOTEvaluator(dataset_name, meta.mot_class_ids, meta.distractor_classes, output_dir)
 
 
 def teacher_query_embeddings(teacher, queries):
@@ -77,6 +75,8 @@ _EVALUATORS = {
     "person_search": _person_search_evaluator,
     "sot": lambda cfg, name, out: SOTEvaluator(name, output_dir=out),
 }
+# The evaluators that score tracks: with one of them, every model is evaluated tracking online.
+_TRACK_EVALUATORS = {"mot"}
 
 
 def evaluator_names(cfg) -> List[str]:
@@ -109,30 +109,36 @@ def record_evaluation(output_dir: str, results: dict) -> None:
         os.close(metrics)
 
 
-class MOTTrainer(DefaultTrainer):
-    """DefaultTrainer whose loaders and evaluator come from the config.
+@contextlib.contextmanager
+def _ddp_on_cpu() -> Iterator[None]:
+    """Without a GPU, Detectron2's ``create_ddp_model`` builds DistributedDataParallel
+    without ``device_ids`` during the block: by default it passes the local rank as a GPU
+    index, which DDP rejects for CPU modules (gloo backend)."""
+    if torch.cuda.is_available():
+        yield
+        return
+    create_ddp_model = defaults.create_ddp_model
+    defaults.create_ddp_model = functools.partial(create_ddp_model, device_ids=None)
+    try:
+        yield
+    finally:
+        defaults.create_ddp_model = create_ddp_model
 
-    The constructor is DefaultTrainer's with one change: with more than one process on
-    CPU (gloo backend), DistributedDataParallel is built without ``device_ids``;
-    Detectron2 passes the local rank as a GPU index, which DDP rejects for CPU modules.
-    """
+
+class MOTTrainer(DefaultTrainer):
+    """DefaultTrainer whose loaders and evaluator come from the config, whose checkpoints
+    load through :class:`CheckedCheckpointer`, and whose evaluation tracks online; with
+    more than one process on CPU, DDP is built without ``device_ids``."""
 
     def __init__(self, cfg):
-        TrainerBase.__init__(self)
-        cfg = DefaultTrainer.auto_scale_workers(cfg, comm.get_world_size())
-        model = self.build_model(cfg)
-        optimizer = self.build_optimizer(cfg, model)
-        data_loader = self.build_train_loader(cfg)
-        ddp_device = {} if torch.cuda.is_available() else {"device_ids": None}
-        model = create_ddp_model(model, broadcast_buffers=False, **ddp_device)
-        trainer_cls = AMPTrainer if cfg.SOLVER.AMP.ENABLED else SimpleTrainer
-        self._trainer = trainer_cls(model, data_loader, optimizer)
-        self.scheduler = self.build_lr_scheduler(cfg, optimizer)
-        self.checkpointer = CheckedCheckpointer(model, cfg.OUTPUT_DIR, trainer=weakref.proxy(self))
-        self.start_iter = 0
-        self.max_iter = cfg.SOLVER.MAX_ITER
-        self.cfg = cfg
-        self.register_hooks(self.build_hooks())
+        with _ddp_on_cpu():
+            super().__init__(cfg)
+
+    def build_hooks(self):
+        """DefaultTrainer's hooks, its checkpointer (and the periodic checkpoints') a
+        :class:`CheckedCheckpointer`."""
+        self.checkpointer = CheckedCheckpointer(self._trainer.model, self.cfg.OUTPUT_DIR, trainer=weakref.proxy(self))
+        return super().build_hooks()
 
     @classmethod
     def build_optimizer(cls, cfg, model):
@@ -162,13 +168,12 @@ class MOTTrainer(DefaultTrainer):
 
     @classmethod
     def test(cls, cfg, model, evaluators=None):
-        """DefaultTrainer.test; a model that tracks online runs with its tracker: SiamMOT
-        with its solver, DMTrack with the long-term tracker (one target per video)."""
+        """DefaultTrainer.test, the model tracking online (:class:`OnlineTracking`) with the
+        config's tracker when its tracker is in the loop (SiamMOT, DMTrack) or an evaluator
+        scores tracks (TEST.EVALUATOR "mot")."""
         module = model.module if isinstance(model, DistributedDataParallel) else model
-        if hasattr(module, "track_frame"):
-            model = OnlineTracking(module, cfg.TRACKER.NAME, parse_param_strings(cfg.TRACKER.PARAMS))
-        elif hasattr(module, "init_template"):
-            model = SingleTargetTracking(module, cfg.TRACKER.NAME, parse_param_strings(cfg.TRACKER.PARAMS))
+        if driver_class(module).tracker_in_the_loop or _TRACK_EVALUATORS & set(evaluator_names(cfg)):
+            model = OnlineTracking.from_config(cfg, module)
         return super().test(cfg, model, evaluators)
 
     @classmethod

@@ -4,9 +4,9 @@
     for frame, tracks in video_tracker.track(source, source.frame_rate):
         ...                       # BGR frame and its trackers.Tracks (original pixels)
 
-Multi-object models track with their driver (SiamMOT's solver in the loop, or a
-detector followed by ``TRACKER.NAME``); single-target models (DMTrack: they have
-``init_template``) follow one target from its box in the first frame.
+Each model tracks with the driver it declares (:mod:`.drivers`): SiamMOT with its
+solver in the loop, a detector followed by ``TRACKER.NAME``; a single-target driver
+(DMTrack's) follows one target from its box in the first frame.
 """
 from typing import Dict, Iterable, Iterator, Optional, Sequence, Tuple
 
@@ -14,10 +14,10 @@ import numpy as np
 import torch
 from detectron2.data.detection_utils import build_augmentation
 
-from trackers import Tracks, build_tracker_for_video, parse_param_strings
+from trackers import Tracks, parse_param_strings
 
 from ..errors import InputError
-from .online import SOTDriver, build_driver
+from .drivers import TrackingDriver, build_driver, driver_class
 
 
 def model_input(frame: np.ndarray, augmentation, input_format: str) -> dict:
@@ -41,8 +41,8 @@ class VideoTracker:
 
     @property
     def single_target(self) -> bool:
-        """Whether the model follows one target given by its first-frame box (DMTrack)."""
-        return hasattr(self.model, "init_template")
+        """Whether the model's driver follows one target given by its first-frame box (DMTrack)."""
+        return driver_class(self.model).single_target
 
     def track(self, frames: Iterable[np.ndarray], frame_rate: float,
               init_box: Optional[Sequence[float]] = None) -> Iterator[Tuple[np.ndarray, Tracks]]:
@@ -59,26 +59,16 @@ class VideoTracker:
                 "a target box is only for single-target models such as DMTrack; this model tracks every object"
             )
         try:
-            if self.single_target:
-                tracker = build_tracker_for_video(self.tracker_name, frame_rate, **self.tracker_params)
-                return self._follow_target(SOTDriver(self.model, tracker), frames, init_box)
-            return self._track_objects(build_driver(self.model, self.tracker_name, frame_rate, self.tracker_params),
-                                       frames)
+            driver = build_driver(self.model, self.tracker_name, frame_rate, self.tracker_params)
         except TypeError as e:  # the drivers refuse a tracker of another kind (TRACKER.NAME)
             raise InputError(str(e)) from e
+        return self._steps(driver, frames, init_box)
 
-    def _inputs(self, frames: Iterable[np.ndarray]) -> Iterator[Tuple[np.ndarray, dict]]:
-        return ((frame, model_input(frame, self.augmentation, self.input_format)) for frame in frames)
-
-    def _track_objects(self, driver, frames):
-        for frame, inputs in self._inputs(frames):
-            yield frame, driver.step(inputs)[1]
-
-    def _follow_target(self, driver: SOTDriver, frames, init_box):
-        inputs = self._inputs(frames)
+    def _steps(self, driver: TrackingDriver, frames: Iterable[np.ndarray], init_box: Optional[Sequence[float]]):
+        inputs = ((frame, model_input(frame, self.augmentation, self.input_format)) for frame in frames)
         first = next(inputs, None)
         if first is None:
             return
-        yield first[0], driver.start(first[1], init_box)
+        yield first[0], driver.start(first[1], init_box).tracks
         for frame, later in inputs:
-            yield frame, driver.step(later)
+            yield frame, driver.step(later).tracks

@@ -1,11 +1,10 @@
 """Tracking metrics as a Detectron2 evaluator: ``TEST.EVALUATOR "mot"``.
 
-The evaluator collects the detections of every frame of a MOTChallenge-layout test
-set (from all processes), runs the configured tracker over each sequence in frame
-order (or takes the tracks of a model that tracks online, see ``OnlineTracking``),
-writes the tracks as MOTChallenge text, and scores them against the sequences'
-``gt/gt.txt`` with :func:`evaluate_mot`, once per class of the dataset. With
-``TEST.EVAL_PERIOD`` Detectron2's EvalHook reports these metrics during training.
+The evaluator collects the tracks of every frame of a MOTChallenge-layout test set
+(from all processes; the model's outputs carry them, see ``OnlineTracking``), writes
+them as MOTChallenge text, and scores them against the sequences' ``gt/gt.txt`` with
+:func:`evaluate_mot`, once per class of the dataset. With ``TEST.EVAL_PERIOD``
+Detectron2's EvalHook reports these metrics during training.
 """
 import itertools
 import json
@@ -19,10 +18,7 @@ from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.evaluation import DatasetEvaluator
 from detectron2.utils import comm
 
-from trackers import Tracks, build_tracker_for_video
-
-from ..engine.records import output_to_detections
-from ..engine.tracking import run_tracker, tracks_to_sequence
+from ..engine.tracking import tracks_to_sequence
 from .clear_identity import COMBINED
 from .mot_files import MOTSequence, read_mot_gt, write_mot_results
 from .mot_metrics import COUNT_KEYS, METRIC_KEYS, average_classes, evaluate_mot_classes, format_table
@@ -40,11 +36,9 @@ def crop_frames(seq: MOTSequence, first: int, last: int) -> MOTSequence:
 
 
 class MOTEvaluator(DatasetEvaluator):
-    """Track every sequence of ``dataset_name`` and report HOTA, CLEAR and Identity.
+    """Score the tracks of every sequence of ``dataset_name``: HOTA, CLEAR and Identity.
 
     Args:
-        tracker_name, tracker_params: a tracker of ``trackers`` and its overrides
-            (its ``frame_rate``, if any, defaults to each sequence's).
         mot_class_ids: the gt.txt class id of each contiguous category.
         distractor_classes: gt classes whose matched predictions are ignored.
         output_dir: where ``<sequence>.txt`` results and ``mot_metrics.json`` go.
@@ -53,38 +47,33 @@ class MOTEvaluator(DatasetEvaluator):
     def __init__(
         self,
         dataset_name: str,
-        tracker_name: str,
-        tracker_params: Dict[str, object],
         mot_class_ids: Sequence[int],
         distractor_classes: Sequence[int],
         output_dir: Optional[str] = None,
     ):
         self.dataset_name = dataset_name
-        self.tracker_name = tracker_name
-        self.tracker_params = dict(tracker_params)
         self.mot_class_ids = list(mot_class_ids)
         self.class_names = MetadataCatalog.get(dataset_name).thing_classes
         self.distractor_classes = list(distractor_classes)
         self.output_dir = output_dir
-        build_tracker_for_video(tracker_name, 30.0, **self.tracker_params)  # bad names fail now, not after inference
 
     def reset(self) -> None:
         self._frames: List[tuple] = []
 
     def process(self, inputs, outputs) -> None:
         for inp, out in zip(inputs, outputs):
-            # A model with its tracker in the loop (SiamMOT) gives its tracks; others
-            # give detections, tracked in ``evaluate``.
-            frame = out["tracks"] if "tracks" in out else output_to_detections(out)
-            self._frames.append((inp["video_id"], inp["frame_idx"], frame))
+            if "tracks" not in out:
+                raise ValueError(f"{self.dataset_name}: the MOT evaluator scores tracks, and the model's output of "
+                                 f"{inp['file_name']} has none; evaluate the model tracking online (OnlineTracking, "
+                                 "as MOTTrainer.test does with TEST.EVALUATOR 'mot')")
+            self._frames.append((inp["video_id"], inp["frame_idx"], out["tracks"]))
 
     def _sequences(self) -> Dict[str, dict]:
-        """Per video: its folder, frame rate and first frame, from the dataset dicts."""
+        """Per video: its folder and frame indices, from the dataset dicts."""
         info = {}
         for record in DatasetCatalog.get(self.dataset_name):
             video = info.setdefault(record["video_id"], {
-                "dir": os.path.dirname(os.path.dirname(record["file_name"])),
-                "frame_rate": record["frame_rate"], "frames": [],
+                "dir": os.path.dirname(os.path.dirname(record["file_name"])), "frames": [],
             })
             video["frames"].append(record["frame_idx"])
         return info
@@ -94,20 +83,15 @@ class MOTEvaluator(DatasetEvaluator):
         if not comm.is_main_process():
             return {}
         by_video = defaultdict(dict)
-        for video, frame, detections in frames:
-            by_video[video][frame] = detections
+        for video, frame, tracks in frames:
+            by_video[video][frame] = tracks
         gts, results = {}, {}
         for video, meta in sorted(self._sequences().items()):
             first, last = min(meta["frames"]), max(meta["frames"])
             missing = sorted(set(range(first, last + 1)) - set(by_video[video]))
             if missing:
                 raise ValueError(f"{self.dataset_name}: no model output for frames {missing[:5]} of {video}")
-            frames = [by_video[video][f] for f in range(first, last + 1)]
-            if all(isinstance(f, Tracks) for f in frames):
-                result = tracks_to_sequence(frames, video, len(frames))
-            else:
-                tracker = build_tracker_for_video(self.tracker_name, meta["frame_rate"], **self.tracker_params)
-                result = run_tracker(tracker, frames, video, len(frames))
+            result = tracks_to_sequence([by_video[video][f] for f in range(first, last + 1)], video, last - first + 1)
             unknown = np.unique(result.classes[result.classes >= len(self.mot_class_ids)])
             if len(unknown):
                 raise ValueError(

@@ -60,6 +60,7 @@ def other_weights(tmp_path_factory):
     return str(folder / "reid_untrained.pth")
 
 
+@pytest.mark.slow
 def test_training_writes_checkpoint_metrics_and_plots(trained):
     out, stdout = trained
     assert os.path.isfile(out / "model_final.pth")
@@ -74,6 +75,7 @@ def test_training_writes_checkpoint_metrics_and_plots(trained):
         assert f"wrote {path}" in stdout.splitlines()
 
 
+@pytest.mark.slow
 def test_train_eval_only(trained, datasets, tmp_path):
     out, _ = trained
     status, _ = run_quietly(["train", "--config-file", CONFIG, "--eval-only", *datasets, *FAST,
@@ -85,6 +87,7 @@ def test_train_eval_only(trained, datasets, tmp_path):
     assert not os.path.exists(tmp_path / "plots")
 
 
+@pytest.mark.slow
 def test_evaluate_a_model(trained, datasets, tmp_path):
     out, _ = trained
     status, stdout = run_quietly(["evaluate", "--config-file", CONFIG, *datasets, *FAST,
@@ -139,6 +142,7 @@ def test_bad_input_one_sentence_exit_2_before_any_run(datasets, other_weights, t
     assert not os.path.exists(tmp_path / "out")  # nothing started
 
 
+@pytest.mark.slow
 def test_eval_only_needs_every_parameter(trained, datasets, tmp_path, capsys):
     """Detector weights cover SiamMOT's detector but not its track head: fine to start a
     training from, refused for an evaluation."""

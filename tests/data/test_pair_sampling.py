@@ -25,7 +25,7 @@ from mot_heads.data.pair_sampling import (
     zoom_annotations,
 )
 
-from ..conftest import TINY_SYNTHETIC, write_sequence
+from ..conftest import write_sequence
 
 # A 64x48 video at 10 fps: object 1 stands still, object 2 moves right with visibility
 # frame / 10, object 3 lies outside the image (an empty box once clipped).
@@ -79,9 +79,9 @@ def by_id(record):
             zip(instances.gt_track_ids, instances.gt_boxes.tensor, instances.gt_visibility)}
 
 
-def test_video_pair_is_another_frame_of_the_video_within_max_seconds(datasets):
+def test_video_pair_is_another_frame_of_the_video_within_max_seconds(datasets, tiny_synthetic):
     cfg = pair_cfg("DATASETS.TRAIN", (datasets["synthetic"],), "INPUT.PAIR.MAX_SECONDS", 0.5)
-    assert TINY_SYNTHETIC.frame_rate == 10
+    assert tiny_synthetic.frame_rate == 10
     mapper = VideoPairMapper(cfg, is_train=True)
     offsets = []
     for seed in range(5):
@@ -276,7 +276,7 @@ def test_train_loader_batches_pairs(datasets):
             assert len(instances.gt_track_ids) == len(instances.gt_visibility) == len(instances.gt_boxes)
 
 
-def test_identity_pairs_carry_the_identities_of_both_frames(datasets):
+def test_identity_pairs_carry_the_identities_of_both_frames(datasets, tiny_synthetic):
     """DMTrack's template-search pairs: any frames of a video apart, identities from the
     one index over the training datasets (the same track -> the same identity); image
     pairs (no other frame) get none."""
@@ -297,7 +297,7 @@ def test_identity_pairs_carry_the_identities_of_both_frames(datasets):
                 assert frame["instances"].gt_identities.tolist() == expected and min(expected) >= 0
             offsets.add(abs(out["pair"]["frame_idx"] - record["frame_idx"]))
     # 12-frame videos at 10 fps: offsets beyond the default 1 s window (10 frames) occur
-    assert offsets == set(range(1, TINY_SYNTHETIC.num_frames))
+    assert offsets == set(range(1, tiny_synthetic.num_frames))
     image_pair = mapper(DatasetCatalog.get(datasets["images"])[0])
     assert (image_pair["instances"].gt_identities == -1).all()
     assert (image_pair["pair"]["instances"].gt_identities == -1).all()

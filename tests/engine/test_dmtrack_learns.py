@@ -1,10 +1,14 @@
 """Integration: the tiny DMTrack learns, from template-search pairs of the synthetic
 videos, to find the template's target; the long-term tracker (re-id association) then
 follows one target through a held-out video (end-of-training EvalHook, SOTEvaluator)."""
+import pytest
+
 from .short_training import train_short
 
+pytestmark = pytest.mark.slow
+
 ITERATIONS = 300
-# Percent. Measured after 300 iterations with LEARNING_SEED: success AUC 55.8, precision
+# Percent. After 300 iterations with LEARNING_SEED: success AUC 55.8, precision
 # at 20 px 70.0, LT F-score 66.9 (1 held-out sequence of 40 frames). Untrained, the
 # candidates cover most of the frame: only the given first frame counts, about 2.4.
 MIN_SUCCESS_AUC = 30.0

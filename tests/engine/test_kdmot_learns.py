@@ -1,15 +1,19 @@
 """Integration: a tiny ReID teacher trains on crops of the synthetic set's gt boxes; the
 tiny KDMOT student, given its checkpoint as TEACHER_WEIGHTS, learns to detect and to embed
 without any identity label (Eq. 9 and 10), and the JDE cascade then tracks held-out video."""
+import pytest
+
 from mot_heads.data import register_mot_crops
 
 from .short_training import train_short
 
+pytestmark = pytest.mark.slow
+
 TEACHER_ITERATIONS = 100
 ITERATIONS = 300
-# In percent; an untrained student finds nothing (MOTA <= 0, IDF1 0). Measured with
+# In percent; an untrained student finds nothing (MOTA <= 0, IDF1 0). With
 # LEARNING_SEED: MOTA 78.3, IDF1 88.2, HOTA 71.1, box AP50 92.4; the distillation loss
-# fell from 0.55 to 0.39 (its first and last logged values).
+# falls from 0.55 to 0.39 (its first and last logged values).
 MIN_MOTA, MIN_IDF1 = 40.0, 55.0
 
 

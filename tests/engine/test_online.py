@@ -4,13 +4,16 @@ import pytest
 import torch
 from detectron2.structures import Boxes, Instances
 
-from mot_heads.engine.online import OnlineTracking, SiamMOTDriver
+from mot_heads.engine.drivers import SiamMOTDriver
+from mot_heads.engine.online import OnlineTracking
 from trackers import build_tracker
 
 
 class ScriptedSiamMOT(torch.nn.Module):
     """Stands in for the model: detections and propagation read from the frame dict;
     a template is the frame index and the box it was cut from."""
+
+    tracking_driver = "SiamMOTDriver"
 
     def __init__(self):
         super().__init__()
@@ -38,9 +41,9 @@ def _frame(index, dets=(), scores=(), visibility=()):
 def test_templates_follow_active_tracks_and_stay_with_dormant_ones():
     model = ScriptedSiamMOT()
     driver = SiamMOTDriver(model, build_tracker("siammot"))
-    _, tracks = driver.step(_frame(1, [[10, 10, 30, 50]], [0.9]))
+    tracks = driver.step(_frame(1, [[10, 10, 30, 50]], [0.9])).tracks
     assert tracks.track_ids.tolist() == [1]
-    _, tracks = driver.step(_frame(2, visibility=[0.9]))  # propagated 5 px right, continued
+    tracks = driver.step(_frame(2, visibility=[0.9])).tracks  # propagated 5 px right, continued
     assert tracks.boxes.tolist() == [[15, 10, 35, 50]]
     frame_idx, prev_boxes, templates = model.calls[1]
     assert prev_boxes.tolist() == [[10, 10, 30, 50]] and templates.tolist() == [[1, 10, 10, 30, 50]]
@@ -55,7 +58,7 @@ def test_dead_tracks_leave_the_cache():
     driver.step(_frame(1, [[10, 10, 30, 50]], [0.9]))
     for index in range(2, 5):
         driver.step(_frame(index, visibility=[0.0]))
-    assert driver.templates == {} and len(driver.solver.live_tracks()) == 0
+    assert driver.templates == {} and len(driver.tracker.live_tracks()) == 0
 
 
 def test_siammot_driver_needs_the_siammot_solver():

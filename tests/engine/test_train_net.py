@@ -3,6 +3,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONFIG = os.path.join(REPO, "configs/quick_schedules/faster_rcnn_R18_FPN_GN_synthetic.yaml")
 
@@ -14,6 +16,7 @@ def _train(datasets_root, output_dir, *extra):
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
 
 
+@pytest.mark.slow
 def test_two_process_cpu_training(datasets_root, tmp_path):
     result = _train(datasets_root, tmp_path, "--num-gpus", "2",
                     "SOLVER.MAX_ITER", "3", "SOLVER.IMS_PER_BATCH", "2", "DATASETS.TEST", "()")
@@ -36,6 +39,7 @@ def test_unknown_dataset_fails_with_a_clear_message(datasets_root, tmp_path):
     assert os.listdir(tmp_path) == []  # checked before anything started
 
 
+@pytest.mark.slow
 def test_two_process_evaluation_tracks_every_sequence(datasets_root, tmp_path):
     # Frames of a sequence are split between the processes; the MOT evaluator gathers them.
     trained = _train(datasets_root, tmp_path / "train", "SOLVER.MAX_ITER", "1", "DATASETS.TEST", "()")

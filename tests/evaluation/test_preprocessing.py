@@ -70,7 +70,7 @@ def test_mot15_gt_only_drops_zero_marked():
 def test_other_class_id_is_evaluated():
     seq = preprocess_sequence(make_sequence("S", 1, GT_ROWS), make_sequence("S", 1, RESULT_ROWS), class_id=3)
     np.testing.assert_array_equal(seq.gt_ids[0], [5])
-    # class -1 / 0 rows count as class 3; the class-1 row is dropped now
+    # class -1 / 0 rows count as class 3; the class-1 row is dropped
     assert seq.removed["tracker_other_class"] == 1
     np.testing.assert_array_equal(seq.tracker_ids[0], [10, 50])
 

@@ -153,6 +153,9 @@ def test_task_decoupler_per_level():
         assert torch.equal(det[name], expected_det) and torch.equal(ids[name], expected_ids)
     with pytest.raises(ValueError, match="p5"):
         decoupler({"p3": levels["p3"], "p4": levels["p4"]})
+    p2 = torch.randn(2, 4, 32, 48)  # a level without a REN goes to both branches as it is
+    det, ids = decoupler({"p2": p2, **levels})
+    assert det["p2"] is p2 and ids["p2"] is p2 and list(det) == ["p2", "p3", "p4", "p5"]
 
 
 # --- SAAN, Sec. III-C ------------------------------------------------------------------

@@ -356,6 +356,7 @@ def test_two_step_inference_embeds_the_detection_crops_with_the_teacher():
         raw = inputs[1]["image"][None].float()
         expected = model.id_loss.teacher.embed_boxes(raw, [instances.pred_boxes.tensor], "BGR")
     assert not id_head_calls  # the ID branch does not run in two-step mode
+    assert model.crop_embedder is model.id_loss.frozen_teacher  # one teacher for training and two-step
     assert len(instances)
     assert torch.allclose(instances.pred_embeddings, expected, atol=1e-5)
     assert torch.allclose(instances.pred_embeddings.norm(dim=1), torch.ones(len(instances)))

@@ -177,6 +177,7 @@ def test_clear_errors():
         build_backbone(cfg)
 
 
+@pytest.mark.slow
 def test_training_step_lowers_loss():
     """A few steps of a tiny classification task on pooled level3 features (the network up
     to level3 holds every kind of stage: conv stages, a depth-1 tree, a depth-2 tree with a

@@ -309,6 +309,7 @@ def test_fairmot_checkpoint_layout_loads():
     assert len(converted) == len(public) - 4 - sum(k.endswith("num_batches_tracked") for k in public)
 
 
+@pytest.mark.slow
 def test_deformable_ida_up_learns():
     """A few Adam steps fit a target map; the offset predictors leave zero (the DCN really learns)."""
     torch.manual_seed(0)

@@ -11,7 +11,8 @@ from detectron2.structures import Boxes, Instances
 from detectron2.utils.events import EventStorage
 
 from mot_heads import add_mot_config
-from mot_heads.engine.online import SingleTargetTracking, SOTDriver
+from mot_heads.engine.drivers import SOTDriver
+from mot_heads.engine.online import OnlineTracking
 from mot_heads.modeling.dmtrack.meta_arch import centre_cells, embeddings_at
 from trackers import build_tracker
 
@@ -170,9 +171,11 @@ def _sot_frame(video, index, box=None):
 def test_single_target_tracking_starts_from_the_first_box_per_video():
     model = tiny_model("MODEL.DMTRACK.SCORE_THRESH_TEST", 0.0)
     model.eval()
-    online = SingleTargetTracking(model, "longterm", {"selection": "top1", "min_score": 0.0})
+    online = OnlineTracking(model, "longterm", {"selection": "top1", "min_score": 0.0})
     outputs = online([_sot_frame("a", 1, [10.0, 20.0, 30.0, 40.0]), _sot_frame("a", 2)])
-    assert outputs[0] == {"sot_box": [10.0, 20.0, 30.0, 40.0], "sot_confidence": 1.0}
+    assert {k: outputs[0][k] for k in ("sot_box", "sot_confidence")} == {"sot_box": [10.0, 20.0, 30.0, 40.0],
+                                                                       "sot_confidence": 1.0}
+    assert outputs[0]["tracks"].boxes.tolist() == [[10.0, 20.0, 40.0, 60.0]]
     assert outputs[1]["sot_box"] is not None and len(outputs[1]["sot_box"]) == 4
     assert online([_sot_frame("b", 1, [5.0, 5.0, 10.0, 10.0])])[0]["sot_box"] == [5.0, 5.0, 10.0, 10.0]
     with pytest.raises(ValueError, match="in order"):
@@ -188,7 +191,9 @@ def test_sot_driver_needs_the_longterm_tracker_and_a_start():
     driver = SOTDriver(model.eval(), build_tracker("longterm"))
     with pytest.raises(RuntimeError, match="before start"):
         driver.step(_frame(1))
-    tracks = driver.start(_frame(1), np.array([10.0, 10.0, 50.0, 70.0]))
+    with pytest.raises(ValueError, match="target's box"):
+        driver.start(_frame(1))
+    tracks = driver.start(_frame(1), np.array([10.0, 10.0, 50.0, 70.0])).tracks
     assert tracks.track_ids.tolist() == [1]
 
 

@@ -52,6 +52,7 @@ def test_depthwise_xcorr_is_valid_channelwise_correlation():
     assert depthwise_xcorr(search[:0], template[:0]).shape == (0, 3, 3, 5)
 
 
+@pytest.mark.slow
 def test_depthwise_xcorr_gradients_match_the_grouped_convolution():
     search = torch.randn(2, 3, 7, 6, dtype=torch.float64, requires_grad=True)
     template = torch.randn(2, 3, 4, 3, dtype=torch.float64, requires_grad=True)

@@ -122,6 +122,7 @@ def test_hidden_objects_pair_with_the_instances_unless_switched_off():
     torch.testing.assert_close(none["loss_occlusion_heatmap"], alone["loss_occlusion_heatmap"])
 
 
+@pytest.mark.slow
 def test_the_head_learns_to_fire_at_an_occlusion_and_nowhere_else():
     torch.manual_seed(0)
     head = OcclusionHead(8, 16, 0.7, 10, 0.7, 2.0, 4.0, 1.0)

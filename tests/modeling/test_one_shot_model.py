@@ -9,6 +9,9 @@ from detectron2.structures import Boxes, Instances
 from detectron2.utils.events import EventStorage
 
 from mot_heads import add_mot_config
+from mot_heads.modeling.one_shot import (
+    FairMOTIDHead, FixedWeighting, OcclusionHead, ScaleAwareAttention, TaskDecoupler, UncertaintyWeighting,
+)
 from mot_heads.modeling.one_shot.meta_arch import rescale_cells
 
 SWITCHES = {"baseline": [], "ren": ["MODEL.ONE_SHOT.REN.ENABLED", True],
@@ -75,6 +78,36 @@ def test_inference_gives_the_trackers_record(switch):
     torch.testing.assert_close(instances.pred_embeddings.norm(dim=1), torch.ones(7))
     boxes = instances.pred_boxes.tensor
     assert (boxes[:, 2:] >= boxes[:, :2]).all() and boxes.max() <= 192 and boxes.min() >= 0
+
+
+# The parts each switch selects, and the prefixes of the model's weights in checkpoints
+# (names fixed: checkpoints of any version load).
+PARTS = {
+    "baseline": (None, FairMOTIDHead, {"id_head"}),
+    "ren": (TaskDecoupler, FairMOTIDHead, {"decoupler", "id_fusion", "id_head"}),
+    "saan": (None, ScaleAwareAttention, {"saan"}),
+    "cstrack": (TaskDecoupler, ScaleAwareAttention, {"decoupler", "saan"}),
+}
+
+
+@pytest.mark.parametrize("switch", list(SWITCHES))
+def test_config_selects_the_parts_under_their_checkpoint_names(switch):
+    model = tiny_model(*SWITCHES[switch])
+    decoupler, id_head, prefixes = PARTS[switch]
+    assert isinstance(model.decoupler, decoupler or type(None))
+    assert isinstance(model.id_branch, id_head) and model.occlusion is None and model.crop_embedder is None
+    assert isinstance(model.balance, UncertaintyWeighting)
+    common = {"backbone", "det_fusion", "heatmap_head", "size_head", "offset_head", "id_loss", "balance"}
+    assert {k.split(".")[0] for k in model.state_dict()} == common | prefixes
+
+
+def test_fixed_id_weight_and_occlusion_head_are_parts_too():
+    model = tiny_model("MODEL.ONE_SHOT.UNCERTAINTY_WEIGHTING", False, "MODEL.ONE_SHOT.ID_WEIGHT", 0.02,
+                       "MODEL.ONE_SHOT.OCCLUSION.ENABLED", True, "MODEL.ONE_SHOT.OCCLUSION.HEAD_CONV", 8)
+    assert isinstance(model.balance, FixedWeighting) and model.balance.id_weight == 0.02
+    assert isinstance(model.occlusion, OcclusionHead) and model.occlusion.loss_weight == 0.5
+    assert {k.split(".")[0] for k in model.state_dict()} >= {"occlusion"}
+    assert not any(k.startswith("balance.") for k in model.state_dict())
 
 
 def paper_cstrack_cfg():

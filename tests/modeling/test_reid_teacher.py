@@ -119,6 +119,7 @@ def test_embed_boxes_matches_embedding_the_cut_crops_and_swaps_channels():
         assert model.embed_crops(torch.zeros(0, 3, 64, 32)).shape == (0, 512)
 
 
+@pytest.mark.slow
 def test_a_few_training_iterations_through_the_trainer(tmp_path, synthetic_root):
     register_synthetic(synthetic_root, prefix="rtt")
     register_mot_crops("rtt_train_reid", "rtt_train")

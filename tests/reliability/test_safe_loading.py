@@ -320,6 +320,7 @@ def test_pycls_pyth_loads(tmp_path, detector_state):
     assert all(torch.equal(loaded[name], value) for name, value in detector_state.items())
 
 
+@pytest.mark.slow
 def test_resume_continues_the_iteration_and_restores_the_optimizer(tmp_path, datasets):
     opts = [*datasets, *FAST, "DATASETS.TEST", "()", "SOLVER.IMS_PER_BATCH", "2", "OUTPUT_DIR", str(tmp_path)]
     assert run_quietly(["train", "--config-file", CONFIG, *opts, "SOLVER.MAX_ITER", "2"])[0] == 0

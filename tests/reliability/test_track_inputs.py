@@ -8,7 +8,7 @@ from mot_heads.cli.main import main
 from mot_heads.evaluation import read_sot_results
 
 from ..conftest import write_sequence
-from ..engine.test_track_command import DMTRACK, DMTRACK_IDENTITIES, SIAMMOT, _exits_with_one_line, _save, _untrained
+from ..cli.test_track_command import DMTRACK, DMTRACK_IDENTITIES, SIAMMOT, _exits_with_one_line, _save, _untrained
 from .test_track_outputs import _sequences, model_options, no_model, siammot_weights  # noqa: F401
 
 

@@ -8,6 +8,7 @@ import signal
 import pytest
 
 from mot_heads.cli import track
+from mot_heads.engine import track_outputs
 from mot_heads.cli.main import main
 from mot_heads.engine.track_files import read_tracks_json
 from mot_heads.engine.video_io import open_frames
@@ -15,7 +16,7 @@ from mot_heads.files import FolderLock
 from trackers.sort import SORT
 
 from ..conftest import write_sequence
-from ..engine.test_track_command import SIAMMOT, _exits_with_one_line, _results, _save, _untrained
+from ..cli.test_track_command import SIAMMOT, _exits_with_one_line, _results, _save, _untrained
 
 
 def _det_lines(length, score=0.9):
@@ -113,7 +114,7 @@ def test_ctrl_c_inside_the_json_writer_leaves_the_earlier_result_whole(tmp_path,
             f.write('[{"frame": 1, "tra')
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(track, "write_tracks_json", half_then_ctrl_c)
+    monkeypatch.setattr(track_outputs, "write_tracks_json", half_then_ctrl_c)
     assert _public(seqs, out, "--no-video") == 130
     assert _contents(out) == complete  # no half file, no temporary file, nothing replaced
     assert "stopped by Ctrl-C" in capsys.readouterr().out
@@ -121,13 +122,13 @@ def test_ctrl_c_inside_the_json_writer_leaves_the_earlier_result_whole(tmp_path,
 
 def test_ctrl_c_pressed_during_the_final_writes_takes_effect_after_them(tmp_path, monkeypatch):
     seqs, out = _sequences(tmp_path / "seqs", names=("SEQ-A",)), tmp_path / "out"
-    write_json = track.write_tracks_json
+    write_json = track_outputs.write_tracks_json
 
     def ctrl_c_then_write(path, entries):
         os.kill(os.getpid(), signal.SIGINT)
         write_json(path, entries)
 
-    monkeypatch.setattr(track, "write_tracks_json", ctrl_c_then_write)
+    monkeypatch.setattr(track_outputs, "write_tracks_json", ctrl_c_then_write)
     assert _public(seqs, out, "--no-video") == 130
     assert _results(out) == ["SEQ-A.csv", "SEQ-A.json", "SEQ-A.txt"]
     assert len(read_tracks_json(str(out / "SEQ-A.json"))) == 6

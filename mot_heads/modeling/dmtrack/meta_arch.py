@@ -92,6 +92,8 @@ def embeddings_at(embedding_map: torch.Tensor, boxes: torch.Tensor) -> torch.Ten
 class DMTrack(nn.Module):
     """DMTrack's model: template-conditioned FCOS + re-id branch (see the module docstring)."""
 
+    tracking_driver = "SOTDriver"  # mot_heads.engine.drivers: one target with the long-term tracker
+
     @configurable
     def __init__(
         self, *, backbone: Backbone, in_features: Sequence[str], controller: TemplateController,
@@ -199,7 +201,7 @@ class DMTrack(nn.Module):
     def forward(self, batched_inputs: List[dict]):
         if not self.training:
             raise RuntimeError("DMTrack tracks one target through a video: call init_template on the first frame "
-                               "and detect_candidates on the others (mot_heads.engine.online.SOTDriver)")
+                               "and detect_candidates on the others (mot_heads.engine.drivers.SOTDriver)")
         if not all("pair" in x for x in batched_inputs):
             raise InputError("DMTrack trains on template-search pairs: set INPUT.TRAIN_MAPPER to "
                              "'IdentityPairMapper' (or 'VideoPairMapper' with MODEL.DMTRACK.REID_ENABLED False)")

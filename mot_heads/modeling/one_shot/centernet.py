@@ -11,7 +11,8 @@ Tensors: boxes are XYXY in input pixels; maps are (B, C, H, W) on the output gri
 output cells.
 """
 import math
-from typing import Dict, Optional, Tuple
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -233,3 +234,66 @@ def peak_centres(indices: torch.Tensor, width: int, offset: torch.Tensor) -> tor
     map ``width`` cells wide, with the (B, 2, H, W) ``offset`` map: (B, K, 2) x, y in cells."""
     cells = torch.stack([indices % width, indices // width], dim=2).to(offset.dtype)
     return cells + gather_at(offset, indices)
+
+
+@dataclass(frozen=True)
+class CenterNetDetection:
+    """The detection of the one-shot model (FairMOT Sec. 3.3, CenterNet): the widths of its
+    stride-4 fusion and heads, its targets, losses (Eq. 1-3) and decoding."""
+    num_classes: int = 1
+    head_conv: int = 256
+    fusion_deformable: bool = True
+    fusion_norm: str = "BN"
+    size_format: str = "wh"
+    min_overlap: float = 0.7
+    max_objects: int = 500
+    focal_alpha: float = 2.0
+    focal_beta: float = 4.0
+    heatmap_weight: float = 1.0
+    size_weight: float = 0.1
+    offset_weight: float = 1.0
+    topk_test: int = 500
+    score_thresh_test: float = 0.05
+    stride: int = 4
+
+    @classmethod
+    def from_config(cls, cfg) -> "CenterNetDetection":
+        one_shot = cfg.MODEL.ONE_SHOT
+        return cls(one_shot.NUM_CLASSES, one_shot.HEAD_CONV, one_shot.FUSION_DEFORMABLE, one_shot.FUSION_NORM,
+                   one_shot.SIZE_FORMAT, one_shot.MIN_OVERLAP, one_shot.MAX_OBJECTS, one_shot.FOCAL_ALPHA,
+                   one_shot.FOCAL_BETA, one_shot.HEATMAP_WEIGHT, one_shot.SIZE_WEIGHT, one_shot.OFFSET_WEIGHT,
+                   one_shot.TOPK_TEST, one_shot.SCORE_THRESH_TEST)
+
+    def heads(self, in_channels: int) -> Dict[str, nn.Sequential]:
+        """The heatmap, size and offset heads on a fused map of ``in_channels``."""
+        return {"heatmap": prediction_head(in_channels, self.head_conv, self.num_classes, HEATMAP_PRIOR),
+                "size": prediction_head(in_channels, self.head_conv, _size_channels(self.size_format)),
+                "offset": prediction_head(in_channels, self.head_conv, 2)}
+
+    def targets(self, boxes: List[torch.Tensor], classes: List[torch.Tensor], identities: List[torch.Tensor],
+                output_size: Tuple[int, int]) -> Dict[str, torch.Tensor]:
+        """:func:`centernet_targets` of each image, stacked (B, ...)."""
+        per_image = [centernet_targets(b, c, i, self.num_classes, output_size, self.stride, self.max_objects,
+                                       self.min_overlap, self.size_format)
+                     for b, c, i in zip(boxes, classes, identities)]
+        return {k: torch.stack([t[k] for t in per_image]) for k in per_image[0]}
+
+    def losses(self, maps: Dict[str, torch.Tensor], targets: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+        """The focal loss on the heatmap (Eq. 1) and the L1 losses on sizes and offsets (Eq. 2-3)."""
+        return {
+            "loss_heatmap": centernet_focal_loss(maps["heatmap"], targets["heatmap"], self.focal_alpha,
+                                                 self.focal_beta),
+            "loss_size": regression_l1_loss(maps["size"], targets["indices"], targets["mask"], targets["size"]),
+            "loss_offset": regression_l1_loss(maps["offset"], targets["indices"], targets["mask"],
+                                              targets["offset"]),
+        }
+
+    def weighted_sum(self, losses: Dict[str, torch.Tensor]) -> torch.Tensor:
+        """L_det: the losses of :meth:`losses` weighted (FairMOT: heatmap 1, size 0.1, offset 1)."""
+        return (self.heatmap_weight * losses["loss_heatmap"] + self.size_weight * losses["loss_size"]
+                + self.offset_weight * losses["loss_offset"])
+
+    def decode(self, maps: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+        """:func:`decode_centernet` of the maps, TOPK_TEST peaks an image."""
+        return decode_centernet(maps["heatmap"], maps["size"], maps["offset"], self.topk_test, self.stride,
+                                self.size_format)

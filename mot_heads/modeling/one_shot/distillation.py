@@ -10,10 +10,12 @@ identity classification (Eq. 8) as eta L_soft + (1 - eta) L_hard; the paper's et
 uncertainty weights (Eq. 10).
 
 The teacher is any ``ReIDBaseline`` checkpoint: a config (``TEACHER_CONFIG``) and weights
-(``TEACHER_WEIGHTS``), loaded through the project's checked checkpointer. It runs in eval
-mode without gradients, only in training, and is not a submodule: its weights stay out of
-the student's optimiser and checkpoints. Training without teacher weights is an error
-unless ``ALLOW_RANDOM_TEACHER`` opts in (tests); a student tracks without its teacher.
+(``TEACHER_WEIGHTS``), loaded through the project's checked checkpointer. It is a
+:class:`FrozenTeacher`: eval mode, no gradients, outside the student's optimiser and
+checkpoints. It runs in training, and at inference only for the "two-step" baseline
+(``TEST_EMBEDDINGS "teacher"``: it embeds the detections' crops). Training without teacher
+weights is an error unless ``ALLOW_RANDOM_TEACHER`` opts in (tests); a student tracks
+without its teacher.
 
 Our choices where the paper is silent: the target is the teacher's BNNeck feature before
 L2 normalisation (unit-variance channels suit smooth L1; the student's embedding is
@@ -24,7 +26,7 @@ started log k higher); the hard-label probabilities of Eq. 8 come from JDE's cla
 (``CrossEntropyIDLoss``).
 """
 import os
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import torch
 import torch.nn.functional as F
@@ -72,6 +74,54 @@ def build_teacher(config_file: str, weights: str, device: str = "cpu", allow_ran
     return teacher.eval().requires_grad_(False)
 
 
+class FrozenTeacher:
+    """A frozen ReID model that embeds box crops of the student's input images.
+
+    Not an ``nn.Module`` on purpose: a submodule's weights would enter the student's
+    state_dict (its checkpoints) and DDP's parameters; the teacher's come from its own file.
+    """
+
+    def __init__(self, model: nn.Module, input_format: str = "BGR", ready: bool = True):
+        """``input_format``: the student's INPUT.FORMAT; ``ready``: the model has weights, or
+        a random one is allowed (otherwise using it raises)."""
+        self._model, self.input_format, self.ready = model, input_format, ready
+
+    def require_weights(self) -> "FrozenTeacher":
+        """This teacher; an error when it has no weights and none was allowed."""
+        if not self.ready:
+            raise InputError(MISSING_WEIGHTS)
+        return self
+
+    @property
+    def model(self) -> nn.Module:
+        """The ReID model (see :meth:`require_weights`)."""
+        return self.require_weights()._model
+
+    @torch.no_grad()
+    def embed_boxes(self, images: torch.Tensor, boxes: List[torch.Tensor], normalize: bool = True) -> torch.Tensor:
+        """Embeddings of every box of ``boxes`` (one (N_i, 4) XYXY tensor an image of the raw
+        ``images``, (B, 3, H, W)), in order."""
+        model = self.model.to(images.device).eval()
+        return model.embed_boxes(images, boxes, self.input_format, normalize=normalize)
+
+
+def build_crop_embedder(cfg, id_loss: nn.Module) -> Optional[FrozenTeacher]:
+    """The teacher that embeds the detections' crops at inference (MODEL.ONE_SHOT.TEST_EMBEDDINGS
+    "teacher": KDMOT's two-step baseline): the distillation loss's own, or one built from
+    ID_LOSS.DISTILLATION; None for "head" (the ID branch embeds)."""
+    one_shot = cfg.MODEL.ONE_SHOT
+    if one_shot.TEST_EMBEDDINGS not in ("head", "teacher"):
+        raise InputError(f"MODEL.ONE_SHOT.TEST_EMBEDDINGS is {one_shot.TEST_EMBEDDINGS!r}: 'head' or 'teacher'")
+    if one_shot.TEST_EMBEDDINGS == "head":
+        return None
+    if isinstance(id_loss, DistillationIDLoss):
+        return id_loss.frozen_teacher.require_weights()
+    distillation = one_shot.ID_LOSS.DISTILLATION
+    teacher = build_teacher(distillation.TEACHER_CONFIG, distillation.TEACHER_WEIGHTS, cfg.MODEL.DEVICE,
+                            distillation.ALLOW_RANDOM_TEACHER)
+    return FrozenTeacher(teacher, cfg.INPUT.FORMAT)
+
+
 @ID_LOSS_REGISTRY.register()
 class DistillationIDLoss(nn.Module):
     """KDMOT's L_KD (Eq. 6): eta x smooth L1 from the student's embedding at each gt centre
@@ -92,9 +142,8 @@ class DistillationIDLoss(nn.Module):
             raise InputError(f"MODEL.ONE_SHOT.ID_LOSS.DISTILLATION.ETA is {eta}: expected 0 <= eta <= 1 (Eq. 6)")
         if eta < 1.0 and hard_label_loss is None:
             raise InputError("DISTILLATION.ETA < 1 needs the hard-label identity loss (Eq. 6, 8)")
-        self._teacher = [teacher]  # a list: not a submodule (no optimiser, no checkpoint, no DDP)
-        self.input_format, self.beta, self.eta = input_format, beta, eta
-        self.hard_label_loss, self.teacher_ready = hard_label_loss, teacher_ready
+        self.frozen_teacher = FrozenTeacher(teacher, input_format, teacher_ready)
+        self.beta, self.eta, self.hard_label_loss = beta, eta, hard_label_loss
 
     @classmethod
     def from_config(cls, cfg, embed_dim: int):
@@ -110,20 +159,16 @@ class DistillationIDLoss(nn.Module):
 
     @property
     def teacher(self) -> nn.Module:
-        """The frozen teacher; an error when it has no weights and none was allowed."""
-        if not self.teacher_ready:
-            raise InputError(MISSING_WEIGHTS)
-        return self._teacher[0]
+        """The frozen teacher's ReID model; an error when it has no weights and none was allowed."""
+        return self.frozen_teacher.model
 
-    @torch.no_grad()
     def teacher_embeddings(self, targets: List[Instances], inputs: List[dict]) -> torch.Tensor:
         """The teacher's embeddings of the crops of every gt box of the batch, in order
-        (cut from the inputs' images, in the student's INPUT.FORMAT)."""
+        (cut from the inputs' images)."""
         device = targets[0].gt_boxes.device
-        teacher = self.teacher.to(device).eval()
         images = ImageList.from_tensors([x["image"].to(device).float() for x in inputs]).tensor
         # ours: the BNNeck feature before L2 normalisation (the paper: "the output feature vector")
-        return teacher.embed_boxes(images, [t.gt_boxes.tensor for t in targets], self.input_format, normalize=False)
+        return self.frozen_teacher.embed_boxes(images, [t.gt_boxes.tensor for t in targets], normalize=False)
 
     def forward(self, embeddings: List[torch.Tensor], targets: List[Instances], images: ImageList,
                 inputs: List[dict]) -> Dict[str, torch.Tensor]:

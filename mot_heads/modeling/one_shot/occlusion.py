@@ -18,7 +18,7 @@ targets leave out objects below the dataset's minimum visibility (their boxes co
 ``hidden_boxes``, see ``data.identities.pop_annotations``). Without them, an object 91%
 hidden is an occlusion target and the same object 90% hidden teaches "no occlusion".
 """
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -59,9 +59,13 @@ class OcclusionHead(nn.Module):
     and the decoding of occlusion centres."""
 
     def __init__(self, in_channels: int, hidden: int, threshold: float, max_occlusions: int, min_overlap: float,
-                 focal_alpha: float, focal_beta: float, offset_weight: float, hidden_objects: bool = True):
+                 focal_alpha: float, focal_beta: float, offset_weight: float, hidden_objects: bool = True,
+                 loss_weight: float = 0.5, topk_test: int = 100, score_thresh_test: float = 0.1):
+        """``loss_weight``: of the occlusion loss in the detection loss (Sec. 4.1: 0.5);
+        ``topk_test`` peaks are decoded at inference, those above ``score_thresh_test`` kept."""
         super().__init__()
-        self.hidden_objects = hidden_objects
+        self.hidden_objects, self.loss_weight = hidden_objects, loss_weight
+        self.topk_test, self.score_thresh_test = topk_test, score_thresh_test
         self.heatmap = prediction_head(in_channels, hidden, 1, HEATMAP_PRIOR)
         self.offset = prediction_head(in_channels, hidden, 2)
         self.threshold, self.max_occlusions, self.min_overlap = threshold, max_occlusions, min_overlap
@@ -96,3 +100,27 @@ class OcclusionHead(nn.Module):
         """The K best occlusion peaks: centres (B, K, 2) x, y in input pixels, scores (B, K)."""
         scores, _, indices = heatmap_peaks(maps["heatmap"], k)
         return peak_centres(indices, maps["heatmap"].shape[-1], maps["offset"]) * stride, scores
+
+    def results(self, maps: Dict[str, torch.Tensor], stride: int, image_sizes: Sequence[Tuple[int, int]],
+                output_sizes: Sequence[Tuple[int, int]]) -> List[Dict[str, torch.Tensor]]:
+        """Each image's kept occlusion peaks: ``centers`` (K, 2) x, y and ``scores`` (K,), in
+        the pixels of its output size (height, width) rather than its input size."""
+        centres, scores = self.decode(maps, self.topk_test, stride)
+        results = []
+        for image_centres, image_scores, (in_h, in_w), (out_h, out_w) in zip(centres, scores, image_sizes,
+                                                                            output_sizes):
+            keep = image_scores > self.score_thresh_test
+            scale = image_centres.new_tensor([out_w / in_w, out_h / in_h])
+            results.append({"centers": image_centres[keep] * scale, "scores": image_scores[keep]})
+        return results
+
+
+def build_occlusion_head(cfg, in_channels: int) -> Optional[OcclusionHead]:
+    """OUTrack's occlusion head on a fused map of ``in_channels`` (MODEL.ONE_SHOT.OCCLUSION), or None."""
+    one_shot = cfg.MODEL.ONE_SHOT
+    occ = one_shot.OCCLUSION
+    if not occ.ENABLED:
+        return None
+    return OcclusionHead(in_channels, occ.HEAD_CONV, occ.OVERLAP_THRESHOLD, occ.MAX_OCCLUSIONS, one_shot.MIN_OVERLAP,
+                         one_shot.FOCAL_ALPHA, one_shot.FOCAL_BETA, occ.OFFSET_WEIGHT, occ.HIDDEN_OBJECTS,
+                         occ.LOSS_WEIGHT, occ.TOPK_TEST, occ.SCORE_THRESH_TEST)

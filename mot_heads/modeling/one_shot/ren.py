@@ -10,9 +10,10 @@ the channels of a 1x1 convolution of F, added back to F as a residual.
 Every relation map is a softmax over its last dimension: row i of W holds the weights
 with which channel i gathers all C channels, and sums to 1.
 """
-from typing import Dict, NamedTuple, Tuple
+from typing import Dict, NamedTuple, Optional, Tuple
 
 import torch
+from detectron2.layers import ShapeSpec
 from torch import nn
 
 # Slope of the LeakyReLU closing M1 and M2 (ours: the authors' code; the paper only says "convolution").
@@ -94,7 +95,7 @@ class RelationEnhancement(nn.Module):
 
 class TaskDecoupler(nn.Module):
     """One REN per feature level (Sec. III-B: REN runs on each level F_i of the neck):
-    {level: F} -> ({level: F_det}, {level: F_id})."""
+    {level: F} -> ({level: F_det}, {level: F_id}); a level without a REN goes to both as it is."""
 
     def __init__(self, channels_per_level: Dict[str, int], pooled_size: Tuple[int, int] = (6, 10),
                  lambda_init: float = 0.5):
@@ -109,7 +110,19 @@ class TaskDecoupler(nn.Module):
         if missing:
             raise ValueError(f"TaskDecoupler: no feature for level(s) {missing}; expected {list(self.rens)}, "
                              f"got {list(features)}")
-        det, ids = {}, {}
+        det, ids = dict(features), dict(features)
         for name, ren in self.rens.items():
             det[name], ids[name] = ren(features[name])
         return det, ids
+
+
+def build_task_decoupler(cfg, input_shapes: Dict[str, ShapeSpec]) -> Optional[TaskDecoupler]:
+    """CSTrack's REN (MODEL.ONE_SHOT.REN) on the levels both branches read: the detection's
+    IN_FEATURES and the ID branch's (SAAN.IN_FEATURES with SAAN, else IN_FEATURES); or None."""
+    one_shot = cfg.MODEL.ONE_SHOT
+    if not one_shot.REN.ENABLED:
+        return None
+    id_features = one_shot.SAAN.IN_FEATURES if one_shot.SAAN.ENABLED else one_shot.IN_FEATURES
+    shared = [f for f in one_shot.IN_FEATURES if f in id_features]
+    return TaskDecoupler({f: input_shapes[f].channels for f in shared}, tuple(one_shot.REN.POOLED_SIZE),
+                         one_shot.REN.LAMBDA_INIT)

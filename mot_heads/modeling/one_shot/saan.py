@@ -7,11 +7,11 @@ then gets a 3x3 conv and a spatial attention map that re-weights its locations; 
 are concatenated, a channel attention map re-weights the channels, and a 3x3 conv gives the
 embedding. Both attentions are applied with a residual: X + X * A.
 """
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
-from detectron2.layers import Conv2d, get_norm
+from detectron2.layers import Conv2d, ShapeSpec, get_norm
 from torch import nn
 
 # Slope of the LeakyReLU inside the channel attention's shared layers (ours: the authors' code).
@@ -64,8 +64,10 @@ class ScaleAwareAttention(nn.Module):
     """SAAN: {level: (B, C_l, H_l, W_l)} -> embedding map (B, embed_dim, H_8, W_8).
 
     ``in_channels`` lists the levels finest first: the first one (stride 8) sets the output
-    grid, and every other level is resized to exactly its size, odd sizes included.
+    grid, and every other level is resized to exactly its size, odd sizes included. As the
+    one-shot model's ID head (see ``id_heads.py``) it reads the levels, not their fusion.
     """
+    checkpoint_name, stride, reads_fused_map = "saan", 8, False
 
     def __init__(self, in_channels: Dict[str, int], embed_dim: int = 512, mid_channels: int = 256,
                  norm: str = "BN"):
@@ -117,5 +119,15 @@ class ScaleAwareAttention(nn.Module):
         _, spatial_maps, channel_map = self._attend(levels)
         return spatial_maps, channel_map
 
-    def forward(self, levels: Dict[str, torch.Tensor]) -> torch.Tensor:
+    def forward(self, levels: Dict[str, torch.Tensor], fused: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """The embedding map of ``levels`` (``fused``, the ID head call's stride-4 map, is not read)."""
         return self._attend(levels)[0]
+
+
+def build_saan(cfg, input_shapes: Dict[str, ShapeSpec]) -> Optional[ScaleAwareAttention]:
+    """CSTrack's SAAN on SAAN.IN_FEATURES when MODEL.ONE_SHOT.SAAN is enabled; None: FairMOT's head."""
+    one_shot = cfg.MODEL.ONE_SHOT
+    if not one_shot.SAAN.ENABLED:
+        return None
+    return ScaleAwareAttention({f: input_shapes[f].channels for f in one_shot.SAAN.IN_FEATURES}, one_shot.EMBED_DIM,
+                               norm=one_shot.FUSION_NORM)

@@ -32,6 +32,8 @@ class SiamMOT(GeneralizedRCNN):
     ``inference`` is plain detection; :meth:`track_frame` also propagates live tracks.
     """
 
+    tracking_driver = "SiamMOTDriver"  # mot_heads.engine.drivers: the solver in the loop
+
     @configurable
     def __init__(self, *, refine_tracks: bool = True, **kwargs):
         super().__init__(**kwargs)

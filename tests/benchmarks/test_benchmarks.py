@@ -6,7 +6,7 @@ from typing import Dict, List
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 BENCHMARKS = REPO / "benchmarks"
 
 
@@ -29,6 +29,7 @@ def results_page(monkeypatch):
     return results_page
 
 
+@pytest.mark.slow
 def test_inference_speed_times_a_method_at_a_resolution():
     result = run_script("inference_speed.py", "--methods", "jde", "--resolutions", "128x64", "--repeats", "1")
     assert result.returncode == 0, result.stderr
@@ -38,6 +39,7 @@ def test_inference_speed_times_a_method_at_a_resolution():
     assert float(row["ms/frame"]) > 0 and float(row["frames/s"]) > 0
 
 
+@pytest.mark.slow
 def test_training_speed_times_iterations_of_the_trainer(synthetic_root):
     result = run_script("training_speed.py", "--methods", "jde", "--iterations", "2", "--warmup", "0",
                         "--data-root", synthetic_root)
@@ -47,6 +49,7 @@ def test_training_speed_times_iterations_of_the_trainer(synthetic_root):
     assert float(row["s/iter (median)"]) > 0 and row["iterations timed"] == "2"
 
 
+@pytest.mark.slow
 def test_results_page_writes_a_partial_page(tmp_path):
     page = tmp_path / "page.md"
     result = run_script("results_page.py", "--only", "tracker-update", "--output", str(page))

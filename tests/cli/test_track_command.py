@@ -143,6 +143,7 @@ def test_image_folder(siammot_weights, tmp_path):
 
 
 @pytest.mark.skipif(not os.path.isfile(STREET_VIDEO), reason="../shared/data/street_8f_1080p.mp4 is absent")
+@pytest.mark.slow
 def test_real_video(siammot_weights, tmp_path):
     assert _track(STREET_VIDEO, tmp_path, siammot_weights) == 0
     _check_video(tmp_path / "street_8f_1080p.mp4", 8, 1920, 1080)
@@ -215,6 +216,7 @@ def test_max_frames_on_a_sequence(sequence, siammot_weights, tmp_path):
     _check_track_files(tmp_path, "synth-val-00", 5)
 
 
+@pytest.mark.slow
 def test_dmtrack_follows_the_init_box(sequence, dmtrack_weights, tmp_path):
     assert _track(sequence, tmp_path, dmtrack_weights, "--init-box", "10,12,20,30", config=DMTRACK) == 0
     name = "synth-val-00"
@@ -240,7 +242,7 @@ def val_dir(tmp_path_factory):
     return str(root / "val")
 
 
-# COMBINED scores measured on PUBLIC_SET: sort MOTA 0.935, IDF1 0.967; jde with the second
+# COMBINED scores on PUBLIC_SET: sort MOTA 0.935, IDF1 0.967; jde with the second
 # association MOTA 0.944, IDF1 0.966. The thresholds leave a margin for tracker changes.
 @pytest.mark.parametrize(
     "tracker, params, min_mota, min_idf1",

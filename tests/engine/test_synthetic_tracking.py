@@ -10,9 +10,9 @@ from mot_heads.evaluation import MOTSequence, evaluate_mot
 from trackers import Detections, Tracks, build_tracker
 from trackers.costs import iou_matrix
 
-# Full-extent gt boxes (as MOT17), with which the figures below were measured. With the
+# Full-extent gt boxes (as MOT17), on which the figures below are computed. With the
 # in-frame boxes of the default set, JDE's Kalman gating loses objects entering the frame
-# (their boxes change shape fast): JDE with embeddings measured 0.897 / 0.747.
+# (their boxes change shape fast): JDE with embeddings scores IDF1 0.897 / 0.747 there.
 CONFIG = SyntheticConfig(seed=11, num_frames=120, clip_boxes=False)
 NOISE = DetectionNoise(jitter=0.05, false_positives=0.5)
 EMBEDDING_NOISE = 0.3  # appearance noise at full visibility (simulate_embeddings)
@@ -88,11 +88,11 @@ def baseline(synthetic_gt):
 
 
 def test_baseline_is_what_it_claims(baseline):
-    # Measured (person, car): IDF1 0.777, 0.697 with 61 and 53 id switches.
+    # (person, car): IDF1 0.777, 0.697 with 61 and 53 id switches.
     assert 0.7 < baseline[1]["IDF1"] < 0.85 and baseline[1]["IDSW"] > 40
 
 
-# Minimum IDF1 per class (person, car); measured: SORT 0.873, 0.804; JDE with 32-d
+# Minimum IDF1 per class (person, car); the trackers score SORT 0.873, 0.804; JDE with 32-d
 # embeddings 0.935, 0.843; with the second association 0.934, 0.843.
 @pytest.mark.parametrize(
     "name, params, embedding_dim, min_idf1",
@@ -114,7 +114,7 @@ def test_trackers_beat_the_nearest_neighbour_linker(synthetic_gt, baseline, name
 
 def test_jde_without_embeddings_still_links_by_motion(synthetic_gt, baseline):
     # Without appearance the cascade is IoU-only at FairMOT's strict threshold (IoU >= 0.5):
-    # measured IDF1 0.782 (person), 0.887 (car), 34 and 1 id switches.
+    # IDF1 0.782 (person), 0.887 (car), 34 and 1 id switches.
     scores = _score(build_tracker("jde", frame_rate=CONFIG.frame_rate), synthetic_gt)
     for cls in (1, 2):
         assert scores[cls]["IDF1"] > baseline[cls]["IDF1"]
