@@ -31,6 +31,11 @@ def add_mot_config(cfg: CN) -> CN:
     cfg.TEST.EVALUATOR = "coco"
     # "SGD" (Detectron2's; CSTrack) or "ADAM" (FairMOT trains with Adam, lr 1e-4).
     cfg.SOLVER.OPTIMIZER = "SGD"
+    # A schedule in epochs (the one-shot trackers' papers state theirs so): EPOCHS > 0 sets
+    # MAX_ITER and STEPS (STEP_EPOCHS) from the training set's size when the trainer is
+    # built (mot_heads/engine/schedule.py); 0 keeps them in iterations.
+    cfg.SOLVER.EPOCHS = 0.0
+    cfg.SOLVER.STEP_EPOCHS = ()
     # The online tracker of evaluation and inference: a name registered in trackers/
     # ("sort", "jde", "outrack", "siammot", "longterm") and "key=value" overrides of its
     # parameters (paper defaults).

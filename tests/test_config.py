@@ -65,4 +65,5 @@ def test_add_mot_config_combines_the_config_functions_of_the_methods():
         assert added and all(key.startswith(nodes) for key in added), (add.__name__, sorted(added))
     shared = flat_keys(add_mot_config(get_cfg())) - flat_keys(cfg)
     assert {k for k in shared if not k.startswith("MODEL.DLA.")} == {
-        "INPUT.TRAIN_MAPPER", "TEST.EVALUATOR", "SOLVER.OPTIMIZER", "TRACKER.NAME", "TRACKER.PARAMS"}
+        "INPUT.TRAIN_MAPPER", "TEST.EVALUATOR", "SOLVER.OPTIMIZER", "SOLVER.EPOCHS", "SOLVER.STEP_EPOCHS",
+        "TRACKER.NAME", "TRACKER.PARAMS"}

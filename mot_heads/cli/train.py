@@ -34,6 +34,7 @@ from trackers import build_tracker, parse_param_strings
 from ..data import check_registered
 from ..engine import MOTTrainer, evaluator_names, record_evaluation
 from ..engine.checkpoint import CheckedCheckpointer
+from ..engine.schedule import check_epoch_schedule
 from ..errors import InputError
 from ..evaluation.plots import plot_training_curves
 from ..files import writable_folder
@@ -86,6 +87,7 @@ def check_inputs(args: argparse.Namespace) -> CfgNode:
     check_registered(cfg.DATASETS.TEST if args.eval_only else [*cfg.DATASETS.TRAIN, *cfg.DATASETS.TEST])
     if cfg.DATASETS.TEST:
         evaluator_names(cfg)
+    check_epoch_schedule(cfg)
     build_tracker(cfg.TRACKER.NAME, **parse_param_strings(cfg.TRACKER.PARAMS))
     check_weights(cfg, resume=args.resume, require_all=args.eval_only)
     writable_folder(cfg.OUTPUT_DIR, "output folder (OUTPUT_DIR)")

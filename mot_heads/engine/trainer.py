@@ -31,6 +31,7 @@ from ..modeling.one_shot.distillation import build_teacher
 from .checkpoint import CheckedCheckpointer
 from .drivers import driver_class
 from .online import OnlineTracking
+from .schedule import apply_epoch_schedule
 
 
 def _mot_evaluator(cfg, dataset_name: str, output_dir: str) -> MOTEvaluator:
@@ -127,12 +128,13 @@ def _ddp_on_cpu() -> Iterator[None]:
 
 class MOTTrainer(DefaultTrainer):
     """DefaultTrainer whose loaders and evaluator come from the config, whose checkpoints
-    load through :class:`CheckedCheckpointer`, and whose evaluation tracks online; with
-    more than one process on CPU, DDP is built without ``device_ids``."""
+    load through :class:`CheckedCheckpointer`, whose schedule may be given in epochs
+    (:func:`apply_epoch_schedule`) and whose evaluation tracks online; with more than one
+    process on CPU, DDP is built without ``device_ids``."""
 
     def __init__(self, cfg):
         with _ddp_on_cpu():
-            super().__init__(cfg)
+            super().__init__(apply_epoch_schedule(cfg))
 
     def build_hooks(self):
         """DefaultTrainer's hooks, its checkpointer (and the periodic checkpoints') a

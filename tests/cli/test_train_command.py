@@ -60,6 +60,16 @@ def other_weights(tmp_path_factory):
     return str(folder / "reid_untrained.pth")
 
 
+def test_unusable_epoch_schedule_one_sentence_before_any_run(datasets, tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--config-file", CONFIG, *datasets, *FAST, "OUTPUT_DIR", str(tmp_path / "out"),
+              "SOLVER.STEP_EPOCHS", "(20,)"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: SOLVER.STEP_EPOCHS=(20,) needs SOLVER.EPOCHS > 0 (else set SOLVER.STEPS in iterations)"]
+    assert not os.path.exists(tmp_path / "out")
+
+
 @pytest.mark.slow
 def test_training_writes_checkpoint_metrics_and_plots(trained):
     out, stdout = trained
