@@ -45,7 +45,7 @@ def load_cfg(config_file: str, *opts):
     cfg.merge_from_file(os.path.join(CONFIGS, config_file))
     cfg.merge_from_list(["MODEL.DEVICE", "cpu", *opts])
     distillation = cfg.MODEL.ONE_SHOT.ID_LOSS.DISTILLATION
-    distillation.ALLOW_RANDOM_TEACHER = True
+    distillation.ALLOW_RANDOM_TEACHER, distillation.TEACHER_WEIGHTS = True, ""
     if distillation.TEACHER_CONFIG:
         distillation.TEACHER_CONFIG = os.path.join(REPO, distillation.TEACHER_CONFIG)
     return cfg

@@ -42,6 +42,11 @@ def add_mot_config(cfg: CN) -> CN:
     cfg.TRACKER = CN()
     cfg.TRACKER.NAME = "sort"
     cfg.TRACKER.PARAMS = []
+    # Tracks are born from each sequence's public detections (det/det.txt) in place of the
+    # model's detector: the MOT17 / HiEve public-detection protocol (SiamMOT Table 4, 6).
+    # SiamMOT's box head scores and refines the given boxes (its RPN proposals' place);
+    # tracked instances still come from its track head. `mot track --public-detections`.
+    cfg.TRACKER.PUBLIC_DETECTIONS = False
     add_dla_config(cfg)
     add_siammot_config(cfg)
     add_one_shot_config(cfg)

@@ -66,4 +66,4 @@ def test_add_mot_config_combines_the_config_functions_of_the_methods():
     shared = flat_keys(add_mot_config(get_cfg())) - flat_keys(cfg)
     assert {k for k in shared if not k.startswith("MODEL.DLA.")} == {
         "INPUT.TRAIN_MAPPER", "TEST.EVALUATOR", "SOLVER.OPTIMIZER", "SOLVER.EPOCHS", "SOLVER.STEP_EPOCHS",
-        "TRACKER.NAME", "TRACKER.PARAMS"}
+        "TRACKER.NAME", "TRACKER.PARAMS", "TRACKER.PUBLIC_DETECTIONS"}

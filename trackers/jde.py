@@ -13,6 +13,11 @@ Per frame:
 
 Without embeddings, step 1 is skipped and step 2 matches lost tracks too (as ByteTrack
 does), so the tracker still re-finds objects after a miss.
+
+The tracks reported for a frame may be filtered as the authors' evaluation scripts
+(FairMOT's and CSTrack's ``track.py``) filter what they write: a box wider than
+``max_output_aspect_ratio`` times its height, or of area ``min_output_area`` or less, is
+not reported; the track itself lives on. Both filters are off by default.
 """
 from dataclasses import dataclass
 
@@ -47,6 +52,10 @@ class JDEParams(TrackerParams):
     low_score_threshold: float = in_range(0.1, 0, 1)  # lowest score used by the second association
     second_iou_threshold: float = in_range(0.5, 0, 1)  # max IoU distance of a second-association match
     box_format: str = one_of("xyah", ("xyah", "xywh"))  # the cascade gates in 4 dims: not "xysr"
+    # reported boxes: width / height at most this (the authors' track.py: 1.6; 0: no filter)
+    max_output_aspect_ratio: float = in_range(0.0, 0)
+    # reported boxes: area in pixels above this (the authors' track.py: min_box_area 100; 0: no filter)
+    min_output_area: float = in_range(0.0, 0)
 
 
 @register_tracker("jde")
@@ -133,7 +142,13 @@ class JDETracker(Tracker):
         pool.add(detections, remaining, self.frame)
         pool.prune(self.frame)
         self._remove_duplicates()
-        return pool.output(self.frame)
+        return self.report()
+
+    def report(self) -> Tracks:
+        """The tracks matched in this frame whose boxes pass the output filters."""
+        tracks = self.pool.output(self.frame)
+        keep = reportable(tracks.boxes, self.params.max_output_aspect_ratio, self.params.min_output_area)
+        return Tracks(tracks.track_ids[keep], tracks.boxes[keep], tracks.scores[keep], tracks.classes[keep])
 
     def _remove_duplicates(self) -> None:
         """Of a tracked and a lost track over one object, keep the longer-lived (JDE)."""
@@ -149,3 +164,17 @@ class JDETracker(Tracker):
         age_t, age_l = self.frame - pool.start_frame[t], self.frame - pool.start_frame[l]
         pool.remove(np.where(age_t > age_l, l, t))
         pool.prune(self.frame)
+
+
+def reportable(boxes: np.ndarray, max_aspect_ratio: float, min_area: float) -> np.ndarray:
+    """Mask of the (N, 4) x1, y1, x2, y2 ``boxes`` the authors' ``track.py`` writes: not
+    ``width / height > max_aspect_ratio`` and ``width * height > min_area``; a zero
+    ratio or area turns its test off."""
+    width, height = (boxes[:, 2:] - boxes[:, :2]).T
+    keep = np.ones(len(boxes), bool)
+    if max_aspect_ratio > 0:
+        with np.errstate(divide="ignore", invalid="ignore"):  # a zero height: inf or nan, as in track.py
+            keep &= ~(width / height > max_aspect_ratio)
+    if min_area > 0:
+        keep &= width * height > min_area
+    return keep

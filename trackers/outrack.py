@@ -176,7 +176,7 @@ class OUTrackTracker(JDETracker):
         centers, center_scores = _occlusion_centers(detections)  # checked before any state changes
         super().update(detections)
         self._refind(detections, centers[center_scores >= self.params.occlusion_score_threshold])
-        return self.pool.output(self.frame)
+        return self.report()
 
     def _refind(self, detections: Detections, centers: np.ndarray) -> None:
         """Algorithm 1 step 5 (OUTrack) on the lost tracks."""

@@ -16,6 +16,9 @@ Examples::
     # one target (DMTrack) given by its box in the first frame
     mot track --config-file configs/quick_schedules/dmtrack_R18_FPN_GN_synthetic.yaml --input clip.mp4 \\
         --init-box 120,64,30,80 --output output/sot MODEL.WEIGHTS output/dmtrack/model_final.pth
+    # SiamMOT's tracks born from every sequence's public detections (det/det.txt), MOT17's protocol
+    mot track --config-file configs/SiamMOT/siammot_EMM_DLA34_FPN_mot17.yaml --public-detections \\
+        --input datasets/MOT17/test --output output/siammot_public --no-video MODEL.WEIGHTS model_final.pth
     # public detections (every sequence's det/det.txt), no model
     mot track --tracker sort --input datasets/MOT17/train --output results/sort
     mot track --tracker jde --input datasets/MOT17/train --output results/jde --param second_association=true
@@ -104,6 +107,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="single-target models (DMTrack) only, and required there: the target's box in the first "
                         "frame, top-left corner and size in pixels, clipped to the frame (a negative x or y "
                         "after '=': --init-box=-8,64,30,80); e.g. --init-box 120,64,30,80")
+    parser.add_argument("--public-detections", action="store_true",
+                        help="model mode (SiamMOT): tracks are born only from each MOTChallenge sequence's "
+                        "det/det.txt, as TRACKER.PUBLIC_DETECTIONS True does; e.g. --public-detections")
     parser.add_argument("--max-frames", type=int_at_least(1), metavar="N",
                         help="stop each sequence after N frames (a webcam otherwise runs until Ctrl-C); "
                         "e.g. --max-frames 300")
@@ -166,7 +172,8 @@ def track_with_model(args, outputs: TrackOutputs) -> None:
     check_output_names([source.name for source in sources])
     init_boxes = [None if args.init_box is None else parse_init_box(args.init_box, s) for s in sources]
     with outputs.locked():
-        cfg, model = load_model(args.config_file, args.opts)
+        public = ["TRACKER.PUBLIC_DETECTIONS", "True"] if args.public_detections else []
+        cfg, model = load_model(args.config_file, [*args.opts, *public])
         params = parse_param_strings([*cfg.TRACKER.PARAMS, *args.param])
         frame_rate = tracker_frame_rate(params, args.frame_rate)
         track_sources(VideoTracker(cfg, model, params), sources, init_boxes, outputs, ClassLabels.of_config(cfg),
@@ -186,9 +193,9 @@ def run(args) -> int:
         with exit_on_bad_input():
             if args.tracker is None:
                 track_with_model(args, outputs)
-            elif args.opts or args.init_box:
-                raise InputError("config overrides (KEY VALUE) and --init-box need a model (--config-file); "
-                                 "--tracker tracks public detections")
+            elif args.opts or args.init_box or args.public_detections:
+                raise InputError("config overrides (KEY VALUE), --init-box and --public-detections need a model "
+                                 "(--config-file); --tracker tracks public detections")
             else:
                 track_public_detections(args, outputs)
     except KeyboardInterrupt:  # between sequences or before the first: what was written stays

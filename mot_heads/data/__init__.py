@@ -3,6 +3,7 @@ from .builtin import check_registered, datasets_root, register_all
 from .build import MAPPER_REGISTRY, VideoInferenceSampler, build_mot_train_loader, build_video_test_loader
 from .identities import IdentityIndex, IdentityMapper, tracked_instances
 from .crowdhuman import load_crowdhuman, register_crowdhuman
+from .jde import JDEFormatError, load_jde_list, register_jde_folder, register_jde_list
 from .mot_challenge import (
     MOTFormatError,
     half_split_frames,
@@ -11,7 +12,7 @@ from .mot_challenge import (
     read_seqinfo,
     register_mot_folder,
 )
-from .pair_sampling import ImagePairMapper, VideoPairMapper
+from .pair_sampling import DetectionPairMapper, IdentityPairMapper, ImagePairMapper, VideoPairMapper
 from .person_search import (
     load_cuhk_sysu,
     load_cuhk_sysu_queries,

@@ -22,8 +22,13 @@ MAPPER_REGISTRY.register(DatasetMapper)
 
 def build_mot_train_loader(cfg):
     """Detectron2's train loader over ``cfg.DATASETS.TRAIN`` with the configured mapper;
-    with ``DATALOADER.SAMPLER_TRAIN "IdentitySampler"``, in P x K batches (data/reid.py)."""
+    with ``DATALOADER.SAMPLER_TRAIN "IdentitySampler"``, in P x K batches (data/reid.py);
+    with "AlternatingSampler", detection and re-id batches in turn (data/alternating.py)."""
     check_registered(cfg.DATASETS.TRAIN)
+    if cfg.DATALOADER.SAMPLER_TRAIN == "AlternatingSampler":  # DMTrack's alternating re-id training
+        from .alternating import build_alternating_train_loader  # here: data/alternating.py imports this module
+
+        return build_alternating_train_loader(cfg)
     mapper = MAPPER_REGISTRY.get(cfg.INPUT.TRAIN_MAPPER)(cfg, is_train=True)
     if cfg.DATALOADER.SAMPLER_TRAIN == "IdentitySampler":  # P x K crops of ReID training
         from .reid import build_identity_train_loader  # here: data/reid.py imports this module

@@ -10,9 +10,11 @@ from detectron2.data import DatasetCatalog
 
 from ..errors import InputError
 from .crowdhuman import register_crowdhuman
+from .jde import JDE_FOLDER, register_jde_folder
 from .mot_challenge import MOT20_IGNORE_CLASSES, MOT_IGNORE_CLASSES, register_mot_folder
 from .person_search import register_cuhk_sysu, register_prw, register_synthetic_person_search
-from .sot import read_sequence_list, register_sot_folder, register_synthetic_sot
+from .longterm_sot import register_oxuva, register_tlp, register_vot_lt
+from .sot import lasot_protocol_list, read_sequence_list, register_sot_folder, register_synthetic_sot
 from .synthetic import SPLITS, register_synthetic
 
 
@@ -28,6 +30,10 @@ def _mot_datasets() -> Dict[str, Tuple[str, Optional[str], Optional[str]]]:
         for suffix, split in (("train", None), ("train_half", "first_half"), ("val_half", "second_half")):
             datasets[f"mot{year}_{suffix}"] = (f"MOT{year}/train", name_filter, split)
         datasets[f"mot{year}_test"] = (f"MOT{year}/test", name_filter, None)
+    # The public-detection protocol scores every copy (DPM, FRCNN and SDP, each with its
+    # own det/det.txt): 21 sequences a split.
+    for split in ("train", "test"):
+        datasets[f"mot17_{split}_public"] = (f"MOT17/{split}", None, None)
     return datasets
 
 
@@ -48,8 +54,12 @@ _SYNTHETIC_CROPS = {"synth_train_reid": ("synth_train", 1, False), "synth_val_re
 _SOT_DATASETS = {"lasot": ("LaSOT", "lasot"), "got10k_train": ("GOT-10k/train", "got10k"),
                  "got10k_val": ("GOT-10k/val", "got10k"), "got10k_test": ("GOT-10k/test", "got10k")}
 # LaSOT's protocol II (Fan et al., CVPR 2019): training and test sequences named by the
-# lists of its toolkit, put in the LaSOT folder; name -> list file.
-_LASOT_SPLITS = {"lasot_train": "training_set.txt", "lasot_test": "testing_set.txt"}
+# lists of its toolkit, shipped in the package; a list file of that name in the LaSOT
+# folder replaces it. name -> split.
+_LASOT_SPLITS = {"lasot_train": "training", "lasot_test": "testing"}
+# Long-term SOT benchmarks (data/longterm_sot.py): name or prefix -> (folder, register function).
+_LONGTERM_SOT_DATASETS = {"oxuva": ("OxUvA", register_oxuva), "tlp": ("TLP", register_tlp),
+                          "vot2018_lt": ("VOT2018-LT", register_vot_lt), "vot2019_lt": ("VOT2019-LT", register_vot_lt)}
 
 
 def expected_location(name: str, root: str) -> str:
@@ -65,6 +75,11 @@ def expected_location(name: str, root: str) -> str:
             return os.path.join(root, folder) + " (person-search layout)"
     if name.startswith("synth_"):
         return os.path.join(root, _SYNTHETIC_FOLDER) + " (write it with: mot demo-data)"
+    if name.startswith("jde_"):
+        return os.path.join(root, JDE_FOLDER) + " (an image list <key>.<ext> for jde_<key>_<ext>)"
+    for prefix, (folder, _) in _LONGTERM_SOT_DATASETS.items():
+        if name == prefix or name.startswith(f"{prefix}_"):
+            return os.path.join(root, folder) + " (long-term SOT layout)"
     return ""
 
 
@@ -89,10 +104,18 @@ def register_all(root: str) -> None:
     for name, (folder, layout) in _SOT_DATASETS.items():
         if os.path.isdir(os.path.join(root, folder)) and name not in DatasetCatalog:
             register_sot_folder(name, os.path.join(root, folder), layout)
-    for name, list_file in _LASOT_SPLITS.items():
-        path = os.path.join(root, "LaSOT", list_file)
-        if os.path.isfile(path) and name not in DatasetCatalog:
-            register_sot_folder(name, os.path.dirname(path), "lasot", read_sequence_list(path))
+    lasot = os.path.join(root, "LaSOT")
+    for name, split in _LASOT_SPLITS.items():
+        if os.path.isdir(lasot) and name not in DatasetCatalog:
+            user_list = os.path.join(lasot, f"{split}_set.txt")
+            path = user_list if os.path.isfile(user_list) else lasot_protocol_list(split)
+            register_sot_folder(name, lasot, "lasot", read_sequence_list(path))
+    for name, (folder, register) in _LONGTERM_SOT_DATASETS.items():
+        path = os.path.join(root, folder)
+        if os.path.isdir(path) and not {name, f"{name}_dev", f"{name}_test"} & set(DatasetCatalog):
+            register(name, path)
+    if os.path.isdir(os.path.join(root, JDE_FOLDER)):
+        register_jde_folder(os.path.join(root, JDE_FOLDER))
     for prefix, (folder, register) in _PERSON_SEARCH_DATASETS.items():
         if os.path.isdir(os.path.join(root, folder)) and f"{prefix}_gallery" not in DatasetCatalog:
             register(os.path.join(root, folder), prefix)

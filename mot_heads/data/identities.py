@@ -3,9 +3,11 @@
 JDE (Wang et al., ECCV 2020, Sec. 3.4) learns embeddings by classifying every box into
 the identities of the training set: the identities of each dataset are numbered after
 those of the datasets before it (per-dataset offsets), so several datasets train one
-classifier. Here an identity is a ``(video_id, track_id)`` pair (track ids are per
-video, video ids unique across datasets); boxes without a track id (``-1``, e.g.
-CrowdHuman) get identity ``-1`` and train detection only.
+classifier. Here an identity is a ``(scope, track_id)`` pair: the scope is the record's
+``identity_scope`` when it has one (a string unique to its dataset, e.g. the JDE lists
+of ``data.jde`` and the person-search training sets, whose ids are per dataset), else its
+``video_id`` (track ids are per video, video ids unique across datasets); boxes without
+a track id (``-1``, e.g. CrowdHuman) get identity ``-1`` and train detection only.
 
 ``IdentityMapper`` (``INPUT.TRAIN_MAPPER: "IdentityMapper"``) maps single frames as
 Detectron2's ``DatasetMapper`` does and adds ``instances.gt_identities``, and the boxes of
@@ -38,26 +40,32 @@ class IdentityIndex:
                 self._identities[key] = len(self._identities)
         self.num_identities = len(self._identities)
 
-    def __call__(self, video_id: Optional[str], track_id: int) -> int:
-        """The identity of a box, or -1 when it has no track id."""
-        return -1 if track_id < 0 else self._identities[(video_id, track_id)]
+    def __call__(self, scope: Optional[str], track_id: int) -> int:
+        """The identity of a box of ``scope`` (see :func:`identity_scope`), or -1 when it
+        has no track id."""
+        return -1 if track_id < 0 else self._identities[(scope, track_id)]
+
+
+def identity_scope(record: dict) -> Optional[str]:
+    """What a record's track ids are unique within: its ``identity_scope``, else its ``video_id``."""
+    return record.get("identity_scope", record.get("video_id"))
 
 
 def _tracked_keys(name: str, records: Iterable[dict], owner: Dict[str, str]):
-    """``(video_id, track_id)`` of every box of ``name`` with a track id; a video may
-    belong to one dataset only (``owner`` maps the videos seen so far to theirs)."""
+    """``(scope, track_id)`` of every box of ``name`` with a track id; a scope (a video)
+    may belong to one dataset only (``owner`` maps the scopes seen so far to theirs)."""
     for record in records:
         tracked = [a["track_id"] for a in record.get("annotations", ()) if a.get("track_id", -1) >= 0]
         if not tracked:
             continue
-        video = record.get("video_id")
-        if video is None:
-            raise InputError(f"dataset '{name}': {record['file_name']} has track ids but no video_id; "
-                             "identities are (video_id, track_id) pairs")
-        if owner.setdefault(video, name) != name:
-            raise InputError(f"video {video} is in datasets '{owner[video]}' and '{name}'; "
-                             "video ids must be unique across the training datasets")
-        yield from ((video, t) for t in tracked)
+        scope = identity_scope(record)
+        if scope is None:
+            raise InputError(f"dataset '{name}': {record['file_name']} has track ids but no video_id nor "
+                             "identity_scope; identities are (video_id, track_id) pairs")
+        if owner.setdefault(scope, name) != name:
+            raise InputError(f"video {scope} is in datasets '{owner[scope]}' and '{name}'; "
+                             "video ids (identity scopes) must be unique across the training datasets")
+        yield from ((scope, t) for t in tracked)
 
 
 def pop_annotations(dataset_dict: dict, transforms, image_shape) -> List[dict]:
@@ -108,11 +116,9 @@ class IdentityMapper(DatasetMapper):
         set_identity_instances(dataset_dict, self.identities, transforms, image_shape)
 
 
-def set_identity_instances(dataset_dict: dict, identities: IdentityIndex, transforms, image_shape,
-                           with_identities: bool = True) -> None:
-    """Replace the dict's non-crowd ``annotations`` by its ``instances`` carrying
-    ``gt_identities`` (all -1 unless ``with_identities``)."""
+def set_identity_instances(dataset_dict: dict, identities: IdentityIndex, transforms, image_shape) -> None:
+    """Replace the dict's non-crowd ``annotations`` by its ``instances`` carrying ``gt_identities``."""
     annotations = pop_annotations(dataset_dict, transforms, image_shape)
-    video = dataset_dict.get("video_id")
-    ids = [identities(video, a.get("track_id", -1)) if with_identities else -1 for a in annotations]
+    scope = identity_scope(dataset_dict)
+    ids = [identities(scope, a.get("track_id", -1)) for a in annotations]
     dataset_dict["instances"] = tracked_instances(annotations, transforms, image_shape, ids)

@@ -1,12 +1,15 @@
-"""Training pairs (I^t, I^{t+delta}) of SiamMOT (Shuai et al., CVPR 2021, Sec. 4.2).
+"""Training pairs (I^t, I^{t+delta}) of SiamMOT (Shuai et al., CVPR 2021, Sec. 4.2), and
+DMTrack's template-search pairs.
 
-Two mappers of :data:`MAPPER_REGISTRY`, picked by ``cfg.INPUT.TRAIN_MAPPER``:
+Mappers of :data:`MAPPER_REGISTRY`, picked by ``cfg.INPUT.TRAIN_MAPPER``:
 
 - ``VideoPairMapper`` (video training): the second frame is drawn uniformly among the
   frames of the same video at most ``INPUT.PAIR.MAX_SECONDS`` away, in either direction.
 - ``ImagePairMapper`` (image training): the second frame is the same image, cropped to
   a random fraction of its sides at a random position and rescaled back (a fake zoom and
   camera motion), and motion-blurred with probability ``INPUT.PAIR.MOTION_BLUR_PROB``.
+- ``IdentityPairMapper`` and ``DetectionPairMapper`` (DMTrack): video pairs whose
+  instances carry ``gt_identities`` (re-id batches), or -1 for every box (detection batches).
 
 A dict whose video offers no second frame within the window (no ``video_id``, or an
 image dataset such as CrowdHuman, whose every image is a one-frame video) trains as an
@@ -34,7 +37,7 @@ from detectron2.structures import BoxMode
 
 from ..errors import InputError
 from .build import MAPPER_REGISTRY
-from .identities import IdentityIndex, pop_annotations, set_identity_instances, tracked_instances
+from .identities import IdentityIndex, identity_scope, pop_annotations, tracked_instances
 
 logger = logging.getLogger(__name__)
 
@@ -258,7 +261,8 @@ def index_videos(dataset_names: Sequence[str]) -> Tuple[DatasetFromList, Dict[st
             for frame_idx in index[video_id][0]:
                 _check_video_frame(*frames[frame_idx])
                 records.append(frames[frame_idx][1])
-    return DatasetFromList(records, copy=False, serialize=True), index
+    # Detectron2 cannot serialize an empty list: image-only datasets (CrowdHuman) index no video.
+    return DatasetFromList(records, copy=False, serialize=bool(records)), index
 
 
 @MAPPER_REGISTRY.register()
@@ -317,8 +321,10 @@ class VideoPairMapper(ImagePairMapper):
 @MAPPER_REGISTRY.register()
 class IdentityPairMapper(VideoPairMapper):
     """``VideoPairMapper`` whose two frames' instances also carry ``gt_identities`` (an
-    :class:`IdentityIndex` over ``cfg.DATASETS.TRAIN``; -1 in image pairs): DMTrack's
-    template-search pairs, which train its re-id branch by identity classification."""
+    :class:`IdentityIndex` over ``cfg.DATASETS.TRAIN``): DMTrack's template-search pairs,
+    which train its re-id branch by identity classification. Frames of a video and images
+    with an ``identity_scope`` (JDE lists, person-search sets) carry their identities, an
+    image pair of either keeps them in both frames; other image pairs carry -1."""
 
     @configurable
     def __init__(self, is_train: bool = True, *, identities: IdentityIndex, **kwargs):
@@ -329,6 +335,38 @@ class IdentityPairMapper(VideoPairMapper):
     def from_config(cls, cfg, is_train: bool = True):
         return {**super().from_config(cfg, is_train), "identities": IdentityIndex(cfg.DATASETS.TRAIN)}
 
+    def __call__(self, dataset_dict: dict) -> dict:
+        """Identities are looked up before an image pair renumbers the track ids."""
+        if "annotations" not in dataset_dict:
+            return super().__call__(dataset_dict)
+        annotations = [dict(a, identity=self._identity(dataset_dict, a)) for a in dataset_dict["annotations"]]
+        return super().__call__(dict(dataset_dict, annotations=annotations))
+
+    def _identity(self, record: dict, annotation: dict) -> int:
+        if "identity" in annotation:
+            return annotation["identity"]
+        known = record.get("video_id") in self._videos or "identity_scope" in record
+        return self.identities(identity_scope(record), annotation.get("track_id", -1)) if known else -1
+
     def _transform_annotations(self, dataset_dict, transforms, image_shape):
-        set_identity_instances(dataset_dict, self.identities, transforms, image_shape,
-                               with_identities=dataset_dict.get("video_id") in self._videos)
+        annotations = pop_annotations(dataset_dict, transforms, image_shape)
+        dataset_dict["instances"] = tracked_instances(annotations, transforms, image_shape,
+                                                      [self._identity(dataset_dict, a) for a in annotations])
+
+
+@MAPPER_REGISTRY.register()
+class DetectionPairMapper(VideoPairMapper):
+    """Template-search pairs for detection only (DMTrack's SOT and COCO batches): as
+    ``VideoPairMapper``, every box's ``gt_identities`` -1, so the re-id loss has no term;
+    masks and keypoints of the annotations (COCO's) are dropped."""
+
+    def __call__(self, dataset_dict: dict) -> dict:
+        if "annotations" not in dataset_dict:
+            return super().__call__(dataset_dict)
+        annotations = [{k: v for k, v in a.items() if k not in ("segmentation", "keypoints")}
+                       for a in dataset_dict["annotations"]]
+        return super().__call__(dict(dataset_dict, annotations=annotations))
+
+    def _transform_annotations(self, dataset_dict, transforms, image_shape):
+        annotations = pop_annotations(dataset_dict, transforms, image_shape)
+        dataset_dict["instances"] = tracked_instances(annotations, transforms, image_shape, [-1] * len(annotations))

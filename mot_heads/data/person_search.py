@@ -15,6 +15,11 @@ scene image, among the detections of gallery scene images. Every reader gives:
 
 Boxes of zero width or height are dropped (as the reference CUHK-SYSU reader does).
 
+The registered training scenes (``<prefix>_train``) train identities too: their
+annotations also carry ``track_id`` (the ``person_id``, -1 unlabelled) and the scenes an
+``identity_scope`` (the dataset name), which :class:`~mot_heads.data.identities.IdentityIndex`
+keys the identities with, so ``DATASETS.TRAIN`` mixes them with other datasets.
+
 PRW (Zheng et al., CVPR 2017), files as the dataset ships them (read as SeqNet does):
 ``frames/<frame>.jpg``; ``annotations/<frame>.jpg.mat`` with a (K, 5) array of rows
 (id, x, y, w, h) in a variable ``box_new`` (``anno_file`` or ``anno_previous`` in some
@@ -371,6 +376,15 @@ def load_synthetic_person_search(
 
 # ---------------------------------------------------------------------------- registration
 
+def with_training_identities(scenes: List[dict], scope: str) -> List[dict]:
+    """``scenes`` whose annotations carry ``track_id`` = ``person_id`` and ``identity_scope`` = ``scope``."""
+    for scene in scenes:
+        scene["identity_scope"] = scope
+        for annotation in scene["annotations"]:
+            annotation["track_id"] = annotation["person_id"]
+    return scenes
+
+
 def _register(prefix: str, root: str, dataset_format: str, loaders: Dict[str, object]) -> List[str]:
     """Register ``<prefix>_<split>`` for each loader; gallery and queries name each other."""
     for split, loader in loaders.items():
@@ -386,7 +400,7 @@ def _register(prefix: str, root: str, dataset_format: str, loaders: Dict[str, ob
 def register_prw(root: str, prefix: str = "prw") -> List[str]:
     """Register ``<prefix>_train``, ``<prefix>_gallery`` and ``<prefix>_query``."""
     return _register(prefix, root, "prw", {
-        "train": lambda: load_prw(root, "train"),
+        "train": lambda: with_training_identities(load_prw(root, "train"), f"{prefix}_train"),
         "gallery": lambda: load_prw(root, "gallery"),
         "query": lambda: load_prw_queries(root),
     })
@@ -396,7 +410,7 @@ def register_cuhk_sysu(root: str, prefix: str = "cuhk_sysu", gallery_size: int =
     """Register ``<prefix>_train``, ``<prefix>_gallery`` and ``<prefix>_query`` (TestG<gallery_size>)."""
     _cuhk_paths(root, gallery_size)  # a bad gallery size fails now
     return _register(prefix, root, "cuhk_sysu", {
-        "train": lambda: load_cuhk_sysu(root, "train", gallery_size),
+        "train": lambda: with_training_identities(load_cuhk_sysu(root, "train", gallery_size), f"{prefix}_train"),
         "gallery": lambda: load_cuhk_sysu(root, "gallery", gallery_size),
         "query": lambda: load_cuhk_sysu_queries(root, gallery_size),
     })

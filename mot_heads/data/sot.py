@@ -30,7 +30,8 @@ neither ``sot_box`` nor ``sot_absent`` nor ``annotations``. Boxes are as in the 
 come from the MOTChallenge reader (0-based). Layouts:
 
 - ``lasot``: ``<root>/<class>/<class>-<n>/img/00000001.jpg``, ``groundtruth.txt``,
-  ``full_occlusion.txt``, ``out_of_view.txt``;
+  ``full_occlusion.txt``, ``out_of_view.txt`` (protocol II's sequence lists ship in
+  ``lists/``: :func:`lasot_protocol_list`);
 - ``got10k``: ``<root>`` is a split folder: ``<root>/<seq>/00000001.jpg``,
   ``groundtruth.txt``, ``absence.label``, and ``<root>/list.txt`` naming the sequences;
 - ``generic``: ``<root>/<seq>/`` with the frames (or ``<seq>/img/`` holding them) and
@@ -125,6 +126,14 @@ def read_sequence_list(path: str) -> List[str]:
     return [line.strip() for line in read_text(path, "sequence list").splitlines() if line.strip()]
 
 
+def lasot_protocol_list(split: str) -> str:
+    """The shipped list file of LaSOT's protocol II ``split`` ("training": 1120 sequences,
+    16 a class; "testing": 280, 4 a class), the names of the LaSOT toolkit's split."""
+    if split not in ("training", "testing"):
+        raise ValueError(f"unknown LaSOT split {split!r}: expected training or testing")
+    return os.path.join(os.path.dirname(__file__), "lists", f"lasot_{split}_set.txt")
+
+
 def read_flags(path: str, length: int) -> np.ndarray:
     """(length,) bool of a 0/1 flag file: values separated by commas or whitespace, any
     number a line (LaSOT writes one line, GOT-10k one value a line)."""
@@ -152,6 +161,11 @@ def read_gt_boxes(seq_dir: str) -> np.ndarray:
 
 def _frame_files(seq_dir: str) -> List[str]:
     frame_dir = os.path.join(seq_dir, "img") if os.path.isdir(os.path.join(seq_dir, "img")) else seq_dir
+    return frame_files(frame_dir)
+
+
+def frame_files(frame_dir: str) -> List[str]:
+    """The image files of ``frame_dir`` in name order; an error when there is none."""
     files = sorted(f for f in os.listdir(frame_dir) if f.lower().endswith(IMAGE_EXTENSIONS))
     if not files:
         raise SOTFormatError(f"{frame_dir}: no frames ({', '.join(IMAGE_EXTENSIONS)} files)")
@@ -159,15 +173,19 @@ def _frame_files(seq_dir: str) -> List[str]:
 
 
 def load_sot_sequence(seq_dir: str) -> List[dict]:
-    """Dataset dicts of one sequence folder, one per frame (see the module docstring);
-    height and width are those of the first frame (a sequence has one frame size)."""
-    name = os.path.basename(os.path.normpath(seq_dir))
-    boxes = read_gt_boxes(seq_dir)
-    frames = _frame_files(seq_dir)
+    """Dataset dicts of one sequence folder, one per frame (see the module docstring)."""
+    return sequence_records(os.path.basename(os.path.normpath(seq_dir)), _frame_files(seq_dir),
+                            read_gt_boxes(seq_dir), os.path.join(seq_dir, GT_FILE))
+
+
+def sequence_records(name: str, frames: List[str], boxes: np.ndarray, gt_file: str) -> List[dict]:
+    """One dict per frame file of sequence ``name`` with the gt ``boxes`` (NaN rows: absent)
+    of ``gt_file``: one per frame, or one for the first frame only. Height and width are
+    those of the first frame (a sequence has one frame size)."""
     if len(boxes) not in (1, len(frames)):
         raise SOTFormatError(
-            f"{os.path.join(seq_dir, GT_FILE)}: {len(boxes)} boxes for {len(frames)} frames; expected one per "
-            "frame, or one for the first frame only"
+            f"{gt_file}: {len(boxes)} boxes for {len(frames)} frames; expected one per frame, "
+            "or one for the first frame only"
         )
     with Image.open(frames[0]) as image:
         width, height = image.size
@@ -227,9 +245,11 @@ def find_sot_sequences(root: str, layout: str = "generic", sequences: Optional[S
         found = sorted(os.path.join(root, d) for d in os.listdir(root) if _has_gt(os.path.join(root, d)))
     if sequences is not None:
         by_name = {os.path.basename(d): d for d in found}
-        unknown = sorted(set(sequences) - set(by_name))
+        unknown = [s for s in sequences if s not in by_name]
         if unknown:
-            raise SOTFormatError(f"{root}: no {layout} sequence folder named {', '.join(unknown)}")
+            more = f" and {len(unknown) - 3} more" if len(unknown) > 3 else ""
+            raise SOTFormatError(f"{root}: no {layout} sequence folder named {', '.join(unknown[:3])}{more} "
+                                 f"(of {len(sequences)} sequences listed); expected one with a {GT_FILE} each")
         found = [by_name[s] for s in sequences]
     if not found:
         raise SOTFormatError(f"{root}: no {layout} sequence folder with a {GT_FILE} inside")
@@ -244,10 +264,14 @@ def load_sot_folder(root: str, layout: str = "generic", sequences: Optional[Sequ
     return dicts
 
 
-def _register(name: str, root: str, layout: str, loader) -> None:
+def register_sot_dataset(name: str, root: str, layout: str, loader, protocol: Optional[str] = None) -> None:
+    """Register ``loader`` as SOT dataset ``name``; ``protocol`` (metadata ``sot_protocol``,
+    a key of :data:`mot_heads.evaluation.sot_metrics.PROTOCOL_KEYS`) names the benchmark
+    protocol whose metrics the ``sot`` evaluator reports (None: every metric)."""
     DatasetCatalog.register(name, loader)
     MetadataCatalog.get(name).set(
         thing_classes=["target"], evaluator_type="sot", dataset_root=root, dataset_format="sot", sot_layout=layout,
+        sot_protocol=protocol,
     )
 
 
@@ -258,7 +282,7 @@ def register_sot_folder(
     as Detectron2 dataset ``name``; files are read when the dataset is first used (a bad
     ``layout`` fails now)."""
     _check_layout(layout)
-    _register(name, root, layout, lambda: load_sot_folder(root, layout, sequences))
+    register_sot_dataset(name, root, layout, lambda: load_sot_folder(root, layout, sequences))
 
 
 # ---------------------------------------------------------------------------- synthetic
@@ -326,6 +350,6 @@ def register_synthetic_sot(root: str, prefix: str = "synth") -> List[str]:
     names = []
     for split in SPLITS:
         name = f"{prefix}_sot_{split}"
-        _register(name, root, "synthetic", lambda split=split: load_synthetic_sot(root, split))
+        register_sot_dataset(name, root, "synthetic", lambda split=split: load_synthetic_sot(root, split))
         names.append(name)
     return names

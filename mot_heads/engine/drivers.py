@@ -13,7 +13,9 @@ solver's live tracks (active and dormant) with their cached templates to the mod
 which detects and propagates them; the solver turns detections and propagated boxes
 into tracks; the templates of the tracks seen in this frame are then refreshed from
 this frame's features. A dormant track keeps its last box and template (Sec. 3.4), so
-the model can find it again. ``SOTDriver`` follows one target given by its first-frame
+the model can find it again. With public detections (``TRACKER.PUBLIC_DETECTIONS``) each
+frame's ``public_detections`` (det/det.txt) replace the RPN's proposals of the box head,
+so tracks are born only from them. ``SOTDriver`` follows one target given by its first-frame
 box with DMTrack and the long-term tracker.
 """
 from typing import Dict, NamedTuple, Optional, Sequence
@@ -26,6 +28,7 @@ from trackers import Tracker, Tracks, build_tracker_for_video
 from trackers.longterm import LongTermTracker
 from trackers.siammot import SiamMOTSolver
 
+from ..errors import InputError
 from .records import instances_to_detections, output_to_detections
 
 DRIVER_REGISTRY = Registry("TRACKING_DRIVER")
@@ -52,6 +55,8 @@ class TrackingDriver:
 
     single_target = False
     tracker_in_the_loop = False
+    # Whether tracks can be born from given detections (TRACKER.PUBLIC_DETECTIONS).
+    takes_public_detections = False
 
     def __init__(self, model, tracker: Tracker):
         self.model, self.tracker = model, tracker
@@ -83,11 +88,13 @@ class SiamMOTDriver(TrackingDriver):
     """A ``SiamMOT`` model with the SiamMOT solver, templates cached per live track."""
 
     tracker_in_the_loop = True
+    takes_public_detections = True
 
-    def __init__(self, model, tracker: SiamMOTSolver):
+    def __init__(self, model, tracker: SiamMOTSolver, public_detections: bool = False):
         if not isinstance(tracker, SiamMOTSolver):
             raise TypeError(f"SiamMOT tracks with the 'siammot' solver (TRACKER.NAME), got {type(tracker).__name__}")
         super().__init__(model, tracker)
+        self.public_detections = public_detections
         self.templates: Dict[int, torch.Tensor] = {}
 
     def step(self, frame: dict) -> FrameResult:
@@ -96,6 +103,7 @@ class SiamMOTDriver(TrackingDriver):
         detections, boxes, visibility, state = self.model.track_frame(
             frame, torch.as_tensor(live.boxes, dtype=torch.float32),
             torch.stack(templates) if templates else torch.zeros(0), torch.as_tensor(live.classes),
+            self._given_boxes(frame),
         )
         record = instances_to_detections(detections)
         record.extras.update(
@@ -109,6 +117,17 @@ class SiamMOTDriver(TrackingDriver):
         alive = set(self.tracker.live_tracks().track_ids.tolist())
         self.templates = {i: t for i, t in self.templates.items() if i in alive}
         return FrameResult(tracks, {"instances": detections})
+
+    def _given_boxes(self, frame: dict) -> Optional[torch.Tensor]:
+        """Every box of the frame's public detections (x1, y1, x2, y2, score rows), whatever
+        its score, as the authors' code takes them; None without public detections."""
+        if not self.public_detections:
+            return None
+        given = frame.get("public_detections")
+        if given is None:
+            raise InputError(f"{frame.get('file_name', frame.get('video_id'))}: no public detections; "
+                             "TRACKER.PUBLIC_DETECTIONS needs the sequence's det/det.txt")
+        return torch.as_tensor(np.asarray(given, dtype=np.float32)[:, :4].reshape(-1, 4))
 
 
 @DRIVER_REGISTRY.register()
@@ -159,8 +178,14 @@ def driver_class(model) -> type:
     return DRIVER_REGISTRY.get(getattr(model, "tracking_driver", DEFAULT_DRIVER))
 
 
-def build_driver(model, tracker_name: str, frame_rate: float, tracker_params: Dict[str, object]) -> TrackingDriver:
+def build_driver(model, tracker_name: str, frame_rate: float, tracker_params: Dict[str, object],
+                 public_detections: bool = False) -> TrackingDriver:
     """``model``'s driver for one video, with a fresh tracker ``tracker_name`` (its
-    ``frame_rate``, if it has one, the video's unless ``tracker_params`` set it)."""
+    ``frame_rate``, if it has one, the video's unless ``tracker_params`` set it); with
+    ``public_detections`` tracks are born from each frame's ``public_detections``."""
+    driver = driver_class(model)
+    if public_detections and not driver.takes_public_detections:
+        raise InputError(f"TRACKER.PUBLIC_DETECTIONS: {type(model).__name__} ({driver.__name__}) cannot start tracks "
+                         "from public detections; SiamMOT can, and `mot track --tracker` tracks them without a model")
     tracker = build_tracker_for_video(tracker_name, frame_rate, **tracker_params)
-    return driver_class(model)(model, tracker)
+    return driver(model, tracker, public_detections=True) if public_detections else driver(model, tracker)

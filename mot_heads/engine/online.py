@@ -21,22 +21,26 @@ class OnlineTracking(nn.Module):
     single-target driver starts from the first frame's ``sot_box`` (x, y, w, h). Each
     output holds the frame's ``"tracks"`` (what the MOT evaluator scores) and the
     driver's outputs (detections as "instances" for box AP, a single target's
-    ``sot_box`` and ``sot_confidence`` for the SOT evaluator). The tracker's name and
-    parameters are checked when this is built, before any frame.
+    ``sot_box`` and ``sot_confidence`` for the SOT evaluator). With ``public_detections``
+    tracks are born from each frame's ``public_detections`` (the sequence's det/det.txt).
+    The tracker's name and parameters are checked when this is built, before any frame.
     """
 
-    def __init__(self, model: nn.Module, tracker_name: str, tracker_params: Dict[str, object]):
+    def __init__(self, model: nn.Module, tracker_name: str, tracker_params: Dict[str, object],
+                 public_detections: bool = False):
         super().__init__()
         self.model = model
         self.tracker_name, self.tracker_params = tracker_name, dict(tracker_params)
+        self.public_detections = public_detections
         self.driver_class = driver_class(model)
-        build_driver(model, tracker_name, DEFAULT_FRAME_RATE, self.tracker_params)
+        build_driver(model, tracker_name, DEFAULT_FRAME_RATE, self.tracker_params, public_detections)
         self._video, self._frame, self._driver = None, 0, None
 
     @classmethod
     def from_config(cls, cfg, model: nn.Module) -> "OnlineTracking":
-        """``model`` with the config's tracker (``TRACKER.NAME``, ``TRACKER.PARAMS``)."""
-        return cls(model, cfg.TRACKER.NAME, parse_param_strings(cfg.TRACKER.PARAMS))
+        """``model`` with the config's tracker (``TRACKER.NAME``, ``TRACKER.PARAMS``,
+        ``TRACKER.PUBLIC_DETECTIONS``)."""
+        return cls(model, cfg.TRACKER.NAME, parse_param_strings(cfg.TRACKER.PARAMS), cfg.TRACKER.PUBLIC_DETECTIONS)
 
     def forward(self, batched_inputs: List[dict]) -> List[Dict[str, object]]:
         outputs = []
@@ -44,7 +48,7 @@ class OnlineTracking(nn.Module):
             if frame["video_id"] != self._video:
                 self._video, self._frame = frame["video_id"], frame["frame_idx"]
                 self._driver = build_driver(self.model, self.tracker_name, frame.get("frame_rate", DEFAULT_FRAME_RATE),
-                                            self.tracker_params)
+                                            self.tracker_params, self.public_detections)
                 result = self._driver.start(frame, self._target_box(frame))
             elif frame["frame_idx"] != self._frame + 1:
                 raise ValueError(

@@ -11,6 +11,7 @@ import numpy as np
 from trackers import Tracks, build_tracker_for_video
 
 from ..data.mot_challenge import find_sequences, read_seqinfo
+from ..errors import InputError
 from .track_outputs import ClassLabels, TrackOutputs, check_output_names
 from .tracking import public_detections
 from .video_io import FrameSource, folder_name, open_frames
@@ -22,13 +23,24 @@ def track_sources(video_tracker: VideoTracker, sources: Sequence[FrameSource],
                   frame_rate: Optional[float] = None) -> None:
     """Each source (with its single target's first-frame box, or None) through
     ``video_tracker`` into ``outputs``, until all are done or Ctrl-C; the tracker runs at
-    ``frame_rate``, else at each source's."""
-    for source, init_box in zip(sources, init_boxes):
+    ``frame_rate``, else at each source's. With public detections, every source's
+    det/det.txt is read and checked first."""
+    given = [sequence_detections(s) if video_tracker.public_detections else None for s in sources]
+    for source, init_box, boxes in zip(sources, init_boxes, given):
         with source:
-            steps = video_tracker.track(source, frame_rate or source.frame_rate, init_box)
+            steps = video_tracker.track(source, frame_rate or source.frame_rate, init_box, boxes)
             outputs.write_sequence(source.name, steps, source.num_frames, source, labels, video_tracker.single_target)
         if outputs.interrupted:
             return
+
+
+def sequence_detections(source: FrameSource) -> List[np.ndarray]:
+    """The public detections (det/det.txt) of the MOTChallenge sequence ``source``
+    reads: (K, 4) x1, y1, x2, y2 pixels a frame."""
+    if source.sequence_dir is None:
+        raise InputError(f"{source.name}: public detections come from a MOTChallenge sequence folder's det/det.txt; "
+                         "this input is not a sequence folder (seqinfo.ini)")
+    return [record.boxes for record in public_detections(read_seqinfo(source.sequence_dir))]
 
 
 def track_public(det_dir: str, outputs: TrackOutputs, tracker_name: str, params: dict,

@@ -47,7 +47,8 @@ class FrameSource:
     Attributes: ``name`` (the file stem, the folder's name, or ``webcam<index>``; results
     are named after it), ``frame_rate`` (fps),
     ``num_frames`` (for a video, the count its container declares, 0 when it declares
-    none), ``width``, ``height``. Iterating yields BGR uint8 (H, W, 3) frames from the
+    none), ``width``, ``height``, ``sequence_dir`` (the MOTChallenge sequence folder it
+    reads, None for other sources). Iterating yields BGR uint8 (H, W, 3) frames from the
     first one on, each time anew; ``close()`` (or leaving the ``with`` block) releases
     the iteration in progress. Build it with :func:`open_frames`.
     """
@@ -59,6 +60,7 @@ class FrameSource:
         self.num_frames = num_frames
         self.width = width
         self.height = height
+        self.sequence_dir: Optional[str] = None
         self._read_frames = read_frames
         self._iteration: Optional[Iterator[np.ndarray]] = None
 
@@ -143,8 +145,10 @@ def _open_sequence(folder: str) -> FrameSource:
     paths = [info.image_path(frame) for frame in range(1, info.seq_length + 1)]
     for path in paths:
         check_regular_file(path, "frame image")
-    return FrameSource(folder_name(folder), info.frame_rate, info.seq_length, info.width, info.height,
-                       lambda: _read_images(paths, info.width, info.height))
+    source = FrameSource(folder_name(folder), info.frame_rate, info.seq_length, info.width, info.height,
+                         lambda: _read_images(paths, info.width, info.height))
+    source.sequence_dir = folder
+    return source
 
 
 def _open_image_folder(folder: str) -> FrameSource:

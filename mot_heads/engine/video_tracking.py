@@ -30,12 +30,14 @@ def model_input(frame: np.ndarray, augmentation, input_format: str) -> dict:
 
 class VideoTracker:
     """A model in eval mode with its config's test resizing and tracker
-    (``TRACKER.NAME``; ``tracker_params`` replace ``TRACKER.PARAMS`` when given)."""
+    (``TRACKER.NAME``; ``tracker_params`` replace ``TRACKER.PARAMS`` when given); with
+    ``TRACKER.PUBLIC_DETECTIONS`` tracks are born from the detections given to :meth:`track`."""
 
     def __init__(self, cfg, model, tracker_params: Optional[Dict[str, str]] = None):
         self.model = model
         self.tracker_name = cfg.TRACKER.NAME
         self.tracker_params = parse_param_strings(cfg.TRACKER.PARAMS) if tracker_params is None else tracker_params
+        self.public_detections = cfg.TRACKER.PUBLIC_DETECTIONS
         (self.augmentation,) = build_augmentation(cfg, is_train=False)
         self.input_format = cfg.INPUT.FORMAT
 
@@ -44,13 +46,15 @@ class VideoTracker:
         """Whether the model's driver follows one target given by its first-frame box (DMTrack)."""
         return driver_class(self.model).single_target
 
-    def track(self, frames: Iterable[np.ndarray], frame_rate: float,
-              init_box: Optional[Sequence[float]] = None) -> Iterator[Tuple[np.ndarray, Tracks]]:
+    def track(self, frames: Iterable[np.ndarray], frame_rate: float, init_box: Optional[Sequence[float]] = None,
+              given: Optional[Sequence[np.ndarray]] = None) -> Iterator[Tuple[np.ndarray, Tracks]]:
         """Each BGR frame of one video with its tracks, frame by frame.
 
         ``init_box`` (x1, y1, x2, y2 pixels of the first frame) is the target of a
-        single-target model, and is refused for other models. The tracker is built (and
-        its parameters checked) before the first frame is read.
+        single-target model, and is refused for other models. ``given`` holds each frame's
+        public detections ((K, 4) x1, y1, x2, y2 pixels), required with
+        ``TRACKER.PUBLIC_DETECTIONS`` and ignored without. The tracker is built (and its
+        parameters checked) before the first frame is read.
         """
         if self.single_target != (init_box is not None):
             raise InputError(
@@ -58,14 +62,21 @@ class VideoTracker:
                 if self.single_target else
                 "a target box is only for single-target models such as DMTrack; this model tracks every object"
             )
+        if self.public_detections and given is None:
+            raise InputError("TRACKER.PUBLIC_DETECTIONS: give the public detections of every frame (a MOTChallenge "
+                             "sequence's det/det.txt)")
         try:
-            driver = build_driver(self.model, self.tracker_name, frame_rate, self.tracker_params)
+            driver = build_driver(self.model, self.tracker_name, frame_rate, self.tracker_params,
+                                  self.public_detections)
         except TypeError as e:  # the drivers refuse a tracker of another kind (TRACKER.NAME)
             raise InputError(str(e)) from e
-        return self._steps(driver, frames, init_box)
+        return self._steps(driver, frames, init_box, given if self.public_detections else None)
 
-    def _steps(self, driver: TrackingDriver, frames: Iterable[np.ndarray], init_box: Optional[Sequence[float]]):
+    def _steps(self, driver: TrackingDriver, frames: Iterable[np.ndarray], init_box: Optional[Sequence[float]],
+               given: Optional[Sequence[np.ndarray]]):
         inputs = ((frame, model_input(frame, self.augmentation, self.input_format)) for frame in frames)
+        if given is not None:
+            inputs = ((frame, dict(data, public_detections=boxes)) for (frame, data), boxes in zip(inputs, given))
         first = next(inputs, None)
         if first is None:
             return

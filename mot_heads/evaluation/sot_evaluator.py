@@ -12,9 +12,12 @@ Model outputs, one dict per frame:
         reports the target absent;
     sot_confidence: the tracker's confidence (a float; may be None where sot_box is).
 
-The first frame is scored as written (trackers start from its gt box and output it).
-The long-term (VOT-LT) metrics need a finite confidence with every box; frames without
-a box and without a confidence count as confidence 0.
+The first frame is scored as written (trackers start from its gt box and output it),
+except under the OxUvA protocol, which scores no init frame. Frames without gt (OxUvA
+labels every 30th frame) are tracked but not scored. The long-term (VOT-LT) metrics need
+a finite confidence with every box; frames without a box and without a confidence count
+as confidence 0. The dataset's metadata ``sot_protocol`` selects the metrics reported
+(:data:`.sot_metrics.PROTOCOL_KEYS`; none: all of them).
 """
 import itertools
 import json
@@ -25,19 +28,26 @@ from collections import OrderedDict, defaultdict
 from typing import Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
-from detectron2.data import DatasetCatalog
+from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.evaluation import DatasetEvaluator
 from detectron2.utils import comm
 
 from .clear_identity import COMBINED
 from .plots import plot_success
 from .sot_files import SOTSequence, write_sot_results
-from .sot_metrics import Metrics, compare_sequences, evaluate_sot, format_sot_table, mean_success_curve
+from .sot_metrics import (
+    Metrics,
+    compare_sequences,
+    evaluate_sot,
+    format_sot_table,
+    mean_success_curve,
+    protocol_metrics,
+)
 
 logger = logging.getLogger(__name__)
 
-# Per video: its frame indices in order and its gt, one row per frame.
-GroundTruth = Dict[str, Tuple[List[int], SOTSequence]]
+# Per video: all its frame indices in order, those with gt (scored), and the gt, one row per scored frame.
+GroundTruth = Dict[str, Tuple[List[int], List[int], SOTSequence]]
 
 
 def write_sot_metrics(metrics: Mapping[str, Metrics], path: str) -> None:
@@ -49,7 +59,8 @@ def write_sot_metrics(metrics: Mapping[str, Metrics], path: str) -> None:
 
 def load_sot_gt(dataset_name: str) -> GroundTruth:
     """The gt of every video of ``dataset_name`` (sorted by name), NaN rows where the
-    target is absent; a ValueError for frames without SOT gt (e.g. GOT-10k test)."""
+    target is absent. Frames without SOT gt are left unscored; a ValueError for a video
+    with gt in its first frame only (GOT-10k test, OxUvA test)."""
     records: Dict[str, Dict[int, dict]] = defaultdict(dict)
     for record in DatasetCatalog.get(dataset_name):
         if "video_id" not in record or "frame_idx" not in record:
@@ -59,17 +70,17 @@ def load_sot_gt(dataset_name: str) -> GroundTruth:
     gt = {}
     for video, by_frame in sorted(records.items()):
         frames = sorted(by_frame)
-        unlabelled = [f for f in frames if "sot_box" not in by_frame[f] and "sot_absent" not in by_frame[f]]
-        if unlabelled:
+        labelled = [f for f in frames if "sot_box" in by_frame[f] or "sot_absent" in by_frame[f]]
+        if len(labelled) < 2 and len(frames) > 1:
             raise ValueError(
-                f"{dataset_name}: frames {unlabelled[:5]} of video {video} carry no SOT gt (sot_box / sot_absent); "
-                "sequences annotated in the first frame only (GOT-10k test) cannot be scored here"
+                f"{dataset_name}: video {video} carries SOT gt (sot_box / sot_absent) in its first frame only; "
+                "sequences whose gt is withheld (GOT-10k test, OxUvA test) cannot be scored here"
             )
         boxes = [
             [math.nan] * 4 if by_frame[f].get("sot_absent") or by_frame[f].get("sot_box") is None
-            else by_frame[f]["sot_box"] for f in frames
+            else by_frame[f]["sot_box"] for f in labelled
         ]
-        gt[video] = (frames, SOTSequence(video, boxes))
+        gt[video] = (frames, labelled, SOTSequence(video, boxes))
     return gt
 
 
@@ -85,7 +96,8 @@ class SOTEvaluator(DatasetEvaluator):
         self.dataset_name = dataset_name
         self.output_dir = output_dir
         self._gt = load_sot_gt(dataset_name)  # no gt: fail now, not after inference
-        self._frames = {video: set(frames) for video, (frames, _) in self._gt.items()}
+        self._frames = {video: set(frames) for video, (frames, _, _) in self._gt.items()}
+        self._protocol = MetadataCatalog.get(dataset_name).get("sot_protocol", None)
 
     def reset(self) -> None:
         # Per processed frame: video, frame, box (4 floats, NaN when absent), confidence or None.
@@ -112,7 +124,7 @@ class SOTEvaluator(DatasetEvaluator):
         """Each video's predictions in frame order; with confidences only when every
         sequence has a finite one in every frame (the long-term metrics need all)."""
         results = {}
-        for video, (frames, _) in self._gt.items():
+        for video, (_, frames, _) in self._gt.items():
             missing = [f for f in frames if f not in by_video[video]]
             if missing:
                 raise ValueError(f"{self.dataset_name}: no model output for frames {missing[:5]} of video {video}")
@@ -139,8 +151,10 @@ class SOTEvaluator(DatasetEvaluator):
         if self.output_dir:
             for video, result in results.items():
                 write_sot_results(os.path.join(self.output_dir, f"{video}.txt"), result)
-        frames = compare_sequences({video: gt for video, (_, gt) in self._gt.items()}, results, progress=True)
-        metrics = evaluate_sot(frames)
+        frames = compare_sequences({video: gt for video, (_, _, gt) in self._gt.items()}, results, progress=True)
+        if self._protocol == "oxuva":
+            frames = {video: scores.without_first_frame() for video, scores in frames.items()}
+        metrics = protocol_metrics(evaluate_sot(frames), self._protocol)
         logger.info("%s:\n%s", self.dataset_name, format_sot_table(metrics))
         if self.output_dir:
             write_sot_metrics(metrics, os.path.join(self.output_dir, "sot_metrics.json"))

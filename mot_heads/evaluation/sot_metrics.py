@@ -7,7 +7,7 @@ box. Curves are fractions, metrics percentages.
 
 - OPE (LaSOT; Fan et al., CVPR 2019; its MATLAB toolkit, pysot-toolkit and pytracking
   agree): success(t) = fraction of frames with IoU > t for t in 0:0.05:1, AUC = mean of
-  the 21 values; precision(d) = fraction of frames whose centre error is <= d px for d in
+  the 21 values, success rate = success(0.5) (TLP, Moudgil and Gandhi); precision(d) = fraction of frames whose centre error is <= d px for d in
   0:50, reported at 20 px; normalised precision: the centre error with x divided by the
   gt width and y by the gt height, d in 0:0.01:0.5, reported at 0.2 (as the toolkits print
   it) and as its mean (the AUC the LaSOT paper ranks by). A frame whose target is absent never
@@ -51,9 +51,17 @@ PRECISION_AT = 20  # index of 20 px in PRECISION_THRESHOLDS, of 0.2 in NORM_PREC
 OXUVA_IOU = 0.5  # OxUvA: a present prediction is correct at IoU >= 0.5
 VOT_RESOLUTION = 100  # VOT toolkit: number of confidence thresholds
 
-OPE_KEYS = ("success_auc", "precision_20px", "norm_precision", "norm_precision_auc")
+SUCCESS_RATE_AT = 10  # index of IoU 0.5 in SUCCESS_THRESHOLDS: TLP's success rate (IoU > 0.5)
+
+OPE_KEYS = ("success_auc", "precision_20px", "norm_precision", "norm_precision_auc", "success_rate_50")
 LONGTERM_KEYS = ("lt_precision", "lt_recall", "lt_fscore")
 OXUVA_KEYS = ("tpr", "tnr", "maxgm")
+# The metrics each benchmark's protocol reports (dataset metadata ``sot_protocol``):
+# OxUvA TPR, TNR, MaxGM (Valmadre et al.); VOT-LT Pr, Re, F (Lukezic et al.); TLP the
+# OPE success AUC and precision at 20 px (DMTrack Sec. 4.3: "We follow the OPE evaluation")
+# and the TLP paper's success rate at IoU 0.5. Datasets without a protocol report all.
+PROTOCOL_KEYS = {"oxuva": OXUVA_KEYS, "vot_lt": LONGTERM_KEYS,
+                 "tlp": ("success_auc", "precision_20px", "success_rate_50")}
 
 Metrics = Dict[str, Optional[float]]
 
@@ -68,6 +76,11 @@ class FrameScores:
     visible: np.ndarray  # (N,) bool: the gt has a box
     predicted: np.ndarray  # (N,) bool: the prediction has a box
     confidence: Optional[np.ndarray] = None  # (N,) the tracker's confidence, when it gives one
+
+    def without_first_frame(self) -> "FrameScores":
+        """The scores of frames 2..N (OxUvA scores no init frame: ``oxuva.task``)."""
+        return FrameScores(*(None if v is None else v[1:] for v in (
+            self.iou, self.center_error, self.norm_center_error, self.visible, self.predicted, self.confidence)))
 
 
 def _boxes(boxes, what: str) -> np.ndarray:
@@ -142,6 +155,7 @@ def _ope_metrics(success: np.ndarray, precision: np.ndarray, norm_precision: np.
         "precision_20px": 100 * float(precision[PRECISION_AT]),
         "norm_precision": 100 * float(norm_precision[PRECISION_AT]),
         "norm_precision_auc": 100 * float(norm_precision.mean()),
+        "success_rate_50": 100 * float(success[SUCCESS_RATE_AT]),
     }
 
 
@@ -272,6 +286,21 @@ def evaluate_sot(frames: Mapping[str, FrameScores], resolution: int = VOT_RESOLU
     oxuva = {n: oxuva_metrics(counts[n]) for n in names}
     oxuva[COMBINED] = oxuva_metrics({k: sum(c[k] for c in counts.values()) for k in ("TP", "FN", "TN", "FP")})
     return {n: {**ope[n], **longterm.get(n, {}), **oxuva[n]} for n in names + [COMBINED]}
+
+
+def protocol_metrics(metrics: Mapping[str, Metrics], protocol: Optional[str]) -> Dict[str, Metrics]:
+    """:func:`evaluate_sot`'s metrics restricted to those :data:`PROTOCOL_KEYS` gives
+    ``protocol`` (None: all); a ValueError when one is missing (VOT-LT without confidences)."""
+    if protocol is None:
+        return dict(metrics)
+    if protocol not in PROTOCOL_KEYS:
+        raise ValueError(f"unknown SOT protocol {protocol!r}: expected one of {', '.join(PROTOCOL_KEYS)}")
+    keys = PROTOCOL_KEYS[protocol]
+    missing = [k for k in keys if k not in next(iter(metrics.values()))]
+    if missing:
+        raise ValueError(f"the {protocol} protocol reports {', '.join(missing)}, which need the tracker's "
+                         "confidence with every box (sot_confidence)")
+    return {name: {k: values[k] for k in keys} for name, values in metrics.items()}
 
 
 def format_sot_table(metrics: Mapping[str, Metrics]) -> str:

@@ -247,7 +247,7 @@ def test_bad_class_options(two_classes, capsys, options, expected):
 # ---------------------------------------------------------------------------- SOT
 
 SOT_ROWS = ["bike-1", "car-2", "COMBINED"]
-SOT_KEYS = ["success_auc", "precision_20px", "norm_precision", "norm_precision_auc",
+SOT_KEYS = ["success_auc", "precision_20px", "norm_precision", "norm_precision_auc", "success_rate_50",
             "lt_precision", "lt_recall", "lt_fscore", "tpr", "tnr", "maxgm"]
 
 

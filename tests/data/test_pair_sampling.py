@@ -241,6 +241,8 @@ def test_dicts_without_another_frame_fall_back_to_image_pairs(datasets):
         assert not torch.equal(out["pair"]["image"], out["image"]), "the image pair is cropped and rescaled"
         assert set(by_id(out["pair"])) <= set(by_id(out))
     assert sorted(by_id(mapper(image))) == [0, 2]  # CrowdHuman-like: ids from annotation indices
+    images_only = VideoPairMapper(pair_cfg("DATASETS.TRAIN", (datasets["images"],)), is_train=True)
+    assert images_only(image)["pair"]["file_name"] == image["file_name"]  # no video at all: image pairs only
     assert "video_id" not in mapper(without_video)["pair"]
     assert mapper(frame)["pair"]["frame_idx"] != frame["frame_idx"]  # a video frame still pairs in its video
     zero_window = VideoPairMapper(pair_cfg("DATASETS.TRAIN", (datasets["synthetic"],), "INPUT.PAIR.MAX_SECONDS", 0.0),

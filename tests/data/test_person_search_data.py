@@ -8,12 +8,15 @@ import scipy.io
 from detectron2.data import DatasetCatalog, MetadataCatalog
 
 from mot_heads.data import (
+    IdentityIndex,
     MOTFormatError,
     load_cuhk_sysu,
     load_cuhk_sysu_queries,
     load_prw,
     load_prw_queries,
     load_synthetic_person_search,
+    register_cuhk_sysu,
+    register_prw,
     register_synthetic_person_search,
 )
 
@@ -206,3 +209,23 @@ def test_synthetic_registration(synthetic_root):
         for name in names:
             DatasetCatalog.remove(name)
             MetadataCatalog.remove(name)
+
+
+# ---------------------------------------------------------------------------- training identities
+
+def test_registered_training_scenes_carry_identities_and_galleries_do_not(prw, tmp_path):
+    cuhk = write_cuhk_sysu(tmp_path / "CUHK-SYSU")
+    assert register_prw(prw, prefix="ids_prw") == ["ids_prw_train", "ids_prw_gallery", "ids_prw_query"]
+    register_cuhk_sysu(cuhk, prefix="ids_cuhk")
+    (prw_scene,) = DatasetCatalog.get("ids_prw_train")
+    # PRW's id -2 (unlabelled) is person_id and track_id -1
+    assert [(a["person_id"], a["track_id"]) for a in prw_scene["annotations"]] == [(3, 3), (-1, -1)]
+    assert prw_scene["identity_scope"] == "ids_prw_train"
+    (cuhk_scene,) = DatasetCatalog.get("ids_cuhk_train")
+    assert [a["track_id"] for a in cuhk_scene["annotations"]] == [0]
+    assert cuhk_scene["identity_scope"] == "ids_cuhk_train"
+    assert DatasetCatalog.get("ids_prw_gallery") == load_prw(prw, "gallery")
+    assert DatasetCatalog.get("ids_cuhk_gallery") == load_cuhk_sysu(cuhk, "gallery")
+    index = IdentityIndex(["ids_prw_train", "ids_cuhk_train"])
+    assert index.offsets == {"ids_prw_train": 0, "ids_cuhk_train": 1} and index.num_identities == 2
+    assert (index("ids_prw_train", 3), index("ids_cuhk_train", 0), index("ids_prw_train", -1)) == (0, 1, -1)

@@ -171,11 +171,14 @@ def test_builtin_registers_lasot_and_got10k_under_the_root(tmp_path):
     try:
         assert [d["sot_box"] for d in DatasetCatalog.get("lasot")] == [[1, 1, 5, 5], [2, 2, 5, 5]]
         assert [d["video_id"] for d in DatasetCatalog.get("lasot_test")] == ["cat-2"]
-        assert "lasot_train" not in DatasetCatalog  # no training_set.txt
+        # No training_set.txt in LaSOT/: the shipped protocol II list; of its sequences only cat-2 is here.
+        with pytest.raises(SOTFormatError, match=r"no lasot sequence folder named airplane-2, airplane-3, "
+                                                 r"airplane-4 and 1116 more \(of 1120 sequences listed\)"):
+            DatasetCatalog.get("lasot_train")
         assert len(DatasetCatalog.get("got10k_val")) == 2 and "got10k_train" not in DatasetCatalog
         assert MetadataCatalog.get("lasot").dataset_format == "sot"
     finally:
-        for name in ("lasot", "lasot_test", "got10k_val"):
+        for name in ("lasot", "lasot_train", "lasot_test", "got10k_val"):
             DatasetCatalog.remove(name)
             MetadataCatalog.remove(name)
 

@@ -19,7 +19,7 @@ class ScriptedSiamMOT(torch.nn.Module):
         super().__init__()
         self.calls = []
 
-    def track_frame(self, frame, prev_boxes, templates, classes):
+    def track_frame(self, frame, prev_boxes, templates, classes, given_boxes=None):
         self.calls.append((frame["frame_idx"], prev_boxes.clone(), templates.clone()))
         detections = Instances((100, 100))
         detections.pred_boxes = Boxes(torch.tensor(frame["dets"], dtype=torch.float32).reshape(-1, 4))

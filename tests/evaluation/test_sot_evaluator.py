@@ -4,13 +4,14 @@ import json
 import numpy as np
 import pytest
 from detectron2.config import get_cfg
-from detectron2.data import DatasetCatalog
+from detectron2.data import DatasetCatalog, MetadataCatalog
 
 from mot_heads import add_mot_config
+from mot_heads.data.sot import register_sot_dataset
 from mot_heads.engine import MOTTrainer
 from mot_heads.evaluation import SOTEvaluator, read_sot_results
 
-ALL_KEYS = ["success_auc", "precision_20px", "norm_precision", "norm_precision_auc",
+ALL_KEYS = ["success_auc", "precision_20px", "norm_precision", "norm_precision_auc", "success_rate_50",
             "lt_precision", "lt_recall", "lt_fscore", "tpr", "tnr", "maxgm"]
 A_BOX, B_BOX = [0.0, 0.0, 10.0, 10.0], [5.0, 5.0, 20.0, 10.0]
 
@@ -28,17 +29,19 @@ RECORDS = ([frame("A", t, 4, None if t == 3 else A_BOX) for t in range(1, 5)]
 
 @pytest.fixture
 def register():
-    """Registers datasets of given dicts under given names; removes them afterwards."""
+    """Registers SOT datasets of given dicts under given names, scored by a given benchmark
+    protocol (None: all metrics); removes them afterwards."""
     names = []
 
-    def _register(name, records):
-        DatasetCatalog.register(name, lambda: [dict(r) for r in records])
+    def _register(name, records, protocol=None):
+        register_sot_dataset(name, "", "hand-made", lambda: [dict(r) for r in records], protocol=protocol)
         names.append(name)
         return name
 
     yield _register
     for name in names:
         DatasetCatalog.remove(name)
+        MetadataCatalog.remove(name)
 
 
 @pytest.fixture
@@ -98,6 +101,7 @@ def test_hand_computed_metrics_and_files(dataset, tmp_path):
     assert metrics["norm_precision"] == pytest.approx(100 * (2 / 4 + 4 / 5) / 2)
     # A's normalised curve: 2/4 for d < 0.5 (50 thresholds), 3/4 at d = 0.5.
     assert metrics["norm_precision_auc"] == pytest.approx(100 * ((50 * 0.5 + 0.75) / 51 + 0.8) / 2)
+    assert metrics["success_rate_50"] == pytest.approx(100 * (2 / 4 + 4 / 5) / 2)  # IoU > 0.5 (TLP)
     # OxUvA, pooled: TP A1 A4 B1-4 (6), FN A2 (IoU < 0.5) B5 (2); TN A3.
     assert metrics["tpr"] == pytest.approx(75.0) and metrics["tnr"] == pytest.approx(100.0)
     assert metrics["maxgm"] == pytest.approx(100 * np.sqrt(0.75))  # TNR > 0.5: sqrt(TPR TNR)
@@ -161,8 +165,50 @@ def test_bad_outputs_are_errors(dataset):
 def test_frames_without_gt_cannot_be_scored(register):
     # GOT-10k test: only the first frame is annotated.
     records = [RECORDS[0]] + [{k: v for k, v in r.items() if not k.startswith("sot_")} for r in RECORDS[1:4]]
-    with pytest.raises(ValueError, match=r"frames \[2, 3, 4\] of video A carry no SOT gt .* cannot be scored"):
+    with pytest.raises(ValueError, match=r"video A carries SOT gt .* in its first frame only; .* cannot be scored"):
         SOTEvaluator(register("soteval_got10k_test", records))
+
+
+def evaluate_outputs(dataset, records, outputs):
+    evaluator = SOTEvaluator(dataset)
+    evaluator.reset()
+    evaluator.process(records, outputs)
+    return evaluator.evaluate()["sot"]
+
+
+def test_oxuva_protocol_scores_labelled_frames_after_the_init_frame(register):
+    # OxUvA labels at 1 Hz: frames 2 and 4 carry no gt; the init frame 1 is not scored.
+    labels = {1: A_BOX, 3: A_BOX, 5: None}
+    records = [frame("V", t, 5, labels[t]) if t in labels
+               else {k: v for k, v in frame("V", t, 5, A_BOX).items() if not k.startswith("sot_")} for t in range(1, 6)]
+    dataset = register("soteval_oxuva", records, "oxuva")
+    # Frame 3 correct (TP), frame 5 a box although absent (FP); frames 2 and 4 are ignored.
+    outputs = [{"sot_box": [50, 50, 5, 5] if t in (2, 4) else A_BOX, "sot_confidence": 1.0} for t in range(1, 6)]
+    metrics = evaluate_outputs(dataset, records, outputs)
+    assert list(metrics) == ["tpr", "tnr", "maxgm"]
+    # TPR 1, TNR 0: MaxGM = sqrt(TPR / (4 (1 - TNR))) = 1/2.
+    assert metrics == pytest.approx({"tpr": 100.0, "tnr": 0.0, "maxgm": 50.0})
+    # The unlabelled frames need no output.
+    assert evaluate_outputs(dataset, [records[i] for i in (0, 2, 4)], [outputs[i] for i in (0, 2, 4)]) == metrics
+
+
+def test_vot_lt_protocol_reports_precision_recall_fscore(register):
+    dataset = register("soteval_votlt", RECORDS, "vot_lt")
+    metrics = evaluate_outputs(dataset, RECORDS, [perfect(r) for r in RECORDS])
+    assert metrics == pytest.approx({"lt_precision": 100.0, "lt_recall": 100.0, "lt_fscore": 100.0})
+    assert list(metrics) == ["lt_precision", "lt_recall", "lt_fscore"]
+    no_confidence = [{"sot_box": r["sot_box"], "sot_confidence": None} for r in RECORDS]
+    with pytest.raises(ValueError, match=r"vot_lt protocol reports lt_precision, lt_recall, lt_fscore, which need"):
+        evaluate_outputs(dataset, RECORDS, no_confidence)
+
+
+def test_tlp_protocol_reports_ope_success_precision_and_success_rate(register):
+    dataset = register("soteval_tlp", RECORDS, "tlp")
+    metrics = evaluate_outputs(dataset, RECORDS, [perfect(r) for r in RECORDS])
+    assert list(metrics) == ["success_auc", "precision_20px", "success_rate_50"]
+    # A succeeds in 3/4 frames (its absent frame never does), B in 5/5.
+    assert metrics["success_rate_50"] == pytest.approx(100 * (0.75 + 1) / 2)
+    assert metrics["success_auc"] == pytest.approx(100 * 20 / 21 * (0.75 + 1) / 2)
 
 
 def test_built_by_the_trainer(dataset, tmp_path):

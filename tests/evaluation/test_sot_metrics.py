@@ -183,7 +183,7 @@ def test_table_and_plot(tmp_path):
     metrics = evaluate_sot({"A": compare_frames(OX_GT, OX_PRED), "B": compare_frames([BOX, BOX], [BOX, BOX])})
     lines = format_sot_table(metrics).splitlines()
     assert lines[0].split() == ["Sequence", "success_auc", "precision_20px", "norm_precision",
-                                "norm_precision_auc", "tpr", "tnr", "maxgm"]
+                                "norm_precision_auc", "success_rate_50", "tpr", "tnr", "maxgm"]
     assert lines[-1].split()[0] == "COMBINED"
     b_row = next(line for line in lines if line.startswith("B ")).split()
     assert b_row[1] == "95.2" and b_row[-2:] == ["-", "-"]

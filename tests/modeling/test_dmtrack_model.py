@@ -96,6 +96,31 @@ def test_training_step_reaches_every_parameter():
         assert any(p.grad.abs().sum() > 0 for n, p in named.items() if n.startswith(part)), part
 
 
+def test_detection_batches_have_no_reid_loss_and_every_parameter_a_gradient():
+    """A batch without identities (SOT / COCO pairs, data/alternating.py) trains detection
+    only: the re-id branch, its classifier and s_id get zero gradients (not None: DDP)."""
+    model = tiny_model()
+    model.train()
+    losses = {}
+    for kind, identities in (("reid", None), ("detection", -1)):
+        sample = pair()
+        if identities is not None:
+            for frame in (sample, sample["pair"]):
+                frame["instances"].gt_identities[:] = identities
+        model.zero_grad()
+        with EventStorage():
+            losses[kind] = model([sample])
+        sum(losses[kind].values()).backward()
+        reid_grads = [p.grad for n, p in model.named_parameters()
+                      if n.startswith(("reid_head.", "id_loss.")) or n == "balance.id_log_var"]
+        assert all(p.grad is not None for p in model.parameters()), kind
+        assert any(g.abs().sum() > 0 for g in reid_grads) == (kind == "reid"), kind
+    assert set(losses["reid"]) == set(losses["detection"])  # Detectron2 gathers the processes' losses by name
+    assert float(losses["reid"]["loss_id_weighted"]) > 0 and float(losses["detection"]["loss_id_weighted"]) == 0
+    det_log_var = float(model.balance.det_log_var)
+    assert float(losses["detection"]["loss_uncertainty"]) == pytest.approx(0.5 * det_log_var)
+
+
 def test_without_reid_only_detection_losses():
     model = tiny_model("MODEL.DMTRACK.REID_ENABLED", False)
     model.train()

@@ -141,7 +141,7 @@ def test_cstrack_training_schedule_of_the_paper():
     solver = paper_cstrack_cfg().SOLVER
     assert solver.OPTIMIZER == "SGD" and solver.IMS_PER_BATCH == 8
     assert solver.BASE_LR == 5e-4 and solver.BASE_LR * solver.GAMMA == pytest.approx(5e-5)
-    assert len(solver.STEPS) == 1 and solver.STEPS[0] / solver.MAX_ITER == pytest.approx(20 / 30, abs=1e-3)
+    assert solver.EPOCHS == 30 and tuple(solver.STEP_EPOCHS) == (20,)
 
 
 def test_features_must_start_at_stride_4():

@@ -13,6 +13,10 @@ DRY_RUN_OPTIONS = (
     "SOLVER.MAX_ITER", "2", "SOLVER.CHECKPOINT_PERIOD", "100000", "TEST.EVAL_PERIOD", "0",
 )
 STDERR_TAIL = 4000  # characters of a failed run's stderr in the assertion message
+# An epoch schedule converted on the fixtures (two epochs, a step after the first), no test set.
+TWO_EPOCHS = ("SOLVER.EPOCHS", "2.0", "SOLVER.STEP_EPOCHS", "(1.0,)", "DATASETS.TEST", "()")
+# A one-shot stage (CenterNet heads at stride 4) on 64-pixel inputs.
+TINY_ONE_SHOT = ("INPUT.MIN_SIZE_TRAIN", "(64,)", "INPUT.MAX_SIZE_TRAIN", "96", *TWO_EPOCHS)
 
 
 def run_stage(config: str, output_dir: str, datasets_root: str, *options: str,

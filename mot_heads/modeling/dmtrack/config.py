@@ -47,12 +47,22 @@ def add_dmtrack_config(cfg: CN) -> None:
     # Re-id branch (Eq. 9): an embedding of this size (128) at stride 4 on this low-level
     # feature (ours: the FPN's P2), from a 3x3 conv (HEAD_CONV channels) + ReLU + 1x1 conv
     # (ours: FairMOT's head); classified into the training identities (0: counted in
-    # DATASETS.TRAIN). REID_ENABLED False trains detection only.
+    # REID_DATASETS, else DATASETS.TRAIN). REID_ENABLED False trains detection only.
     dm.REID_ENABLED = True
     dm.REID_FEATURE = "p2"
     dm.EMBED_DIM = 128
     dm.HEAD_CONV = 256
     dm.NUM_IDENTITIES = 0
+    # Sec. 3: "As there are no multiple objects annotations in single object tracking
+    # dataset, we introduce MOT datasets [7, 25, 36, 44] to train our re-id branch
+    # alternatively." With DATALOADER.SAMPLER_TRAIN "AlternatingSampler" (data/alternating.py),
+    # batches of DATASETS.TRAIN (detection only, no identities) alternate with batches of
+    # these datasets (detection and re-id; the identities are theirs only). The recipe names
+    # the paper's Caltech, MOT16, CUHK-SYSU and PRW; empty: identities of DATASETS.TRAIN.
+    dm.REID_DATASETS = ()
+    # The alternation (ours: the paper is silent): this many detection batches, then this
+    # many re-id batches, in turn.
+    dm.ALTERNATION = (1, 1)
     # Detection / re-id balance by learnable task uncertainty (JDE; ours: FairMOT's initial values).
     dm.DET_LOG_VAR = -1.85
     dm.ID_LOG_VAR = -1.05

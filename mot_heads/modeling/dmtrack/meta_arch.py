@@ -38,6 +38,7 @@ from ...errors import InputError
 from ..one_shot.centernet import prediction_head
 from ..one_shot.id_losses import CrossEntropyIDLoss, count_identities
 from ..one_shot.loss_balance import UncertaintyWeighting
+from ..zero_loss import zero_loss
 from .dynamic_conv import INIT_STD, DynamicTower, Kernels, TemplateController
 from .fcos_targets import INF, OneShotFCOSLoss, fcos_locations
 
@@ -152,7 +153,8 @@ class DMTrack(nn.Module):
             dm.POOLER_SAMPLING_RATIO, dm.POOLER_TYPE)
         id_loss = balance = None
         if dm.REID_ENABLED:
-            count = count_identities(cfg.DATASETS.TRAIN, dm.NUM_IDENTITIES, "MODEL.DMTRACK.NUM_IDENTITIES")
+            count = count_identities(dm.REID_DATASETS or cfg.DATASETS.TRAIN, dm.NUM_IDENTITIES,
+                                     "MODEL.DMTRACK.NUM_IDENTITIES")
             id_loss = CrossEntropyIDLoss(embed_dim=dm.EMBED_DIM, num_identities=count)
             balance = UncertaintyWeighting(dm.DET_LOG_VAR, dm.ID_LOG_VAR)
         return {
@@ -215,13 +217,27 @@ class DMTrack(nn.Module):
         if self.id_loss is None:
             return det
         emb = self.embedding_map(features)
+        objects = sum(int((t.gt_identities >= 0).sum()) for t in gt)
+        if not objects:  # a detection batch (data/alternating.py): no re-id loss
+            return self.detection_batch_losses(det_loss, emb)
         embeddings = [embeddings_at(emb[i], t.gt_boxes.tensor) for i, t in enumerate(gt)]
         id_terms = self.id_loss(embeddings, gt, images, frames)  # softmax cross-entropy, mean over the objects
         if not self.normalize_id_loss:  # Eq. 9: the sum over the M objects
-            objects = sum(int((t.gt_identities >= 0).sum()) for t in gt)
             id_terms = {name: value * objects for name, value in id_terms.items()}
         get_event_storage().put_scalars(**{k: float(v) for k, v in id_terms.items()})
         return self.balance(det_loss, sum(id_terms.values()))  # Eq. 9 balanced as JDE
+
+    def detection_batch_losses(self, det_loss: torch.Tensor, embedding_map: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """The losses of a batch without identities: the detection half of the task
+        uncertainty balance, 1/2 (exp(-s_det) L_det + s_det) (ours). The re-id term is a
+        zero on the re-id branch, its classifier and s_id, so that every parameter has a
+        gradient (DistributedDataParallel without find_unused_parameters), none moves, and
+        the loss names are those of a re-id batch (Detectron2 gathers them by name)."""
+        return {
+            "loss_det_weighted": 0.5 * torch.exp(-self.balance.det_log_var) * det_loss,
+            "loss_id_weighted": zero_loss(embedding_map, self.balance.id_log_var, self.id_loss),
+            "loss_uncertainty": 0.5 * self.balance.det_log_var,
+        }
 
     def _queries(self, template: Instances) -> torch.Tensor:
         """Indices of up to ``queries_per_image`` tracked objects of a template frame, at random."""

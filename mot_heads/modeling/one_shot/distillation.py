@@ -36,6 +36,7 @@ from detectron2.structures import ImageList, Instances
 from torch import nn
 
 from ...errors import InputError
+from ..zero_loss import zero_loss
 from .id_losses import ID_LOSS_REGISTRY, CrossEntropyIDLoss
 
 WEIGHTS_KEY = "MODEL.ONE_SHOT.ID_LOSS.DISTILLATION.TEACHER_WEIGHTS"
@@ -174,7 +175,7 @@ class DistillationIDLoss(nn.Module):
                 inputs: List[dict]) -> Dict[str, torch.Tensor]:
         student = torch.cat(embeddings)
         if not len(student):
-            return {"loss_id_distillation": student.sum() * 0.0}
+            return {"loss_id_distillation": zero_loss(student, self)}  # self: the hard-label classifier
         target = self.teacher_embeddings(targets, inputs)
         # Eq. 7 / 9, KDMOT: smooth L1 to the teacher, averaged over boxes and (ours) channels; Eq. 6: x eta
         losses = {"loss_id_distillation": self.eta * F.smooth_l1_loss(student, target, beta=self.beta)}

@@ -22,6 +22,7 @@ from torch import nn
 
 from ...data.identities import IdentityIndex
 from ...errors import InputError
+from ..zero_loss import zero_loss
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ class CrossEntropyIDLoss(nn.Module):
                              "none: set INPUT.TRAIN_MAPPER to 'IdentityMapper'")
         identities = torch.cat([t.gt_identities for t in targets])
         features = torch.cat(embeddings)[identities >= 0]
-        if not len(features):  # no identity in the batch: a zero that keeps the graph
-            return {"loss_id": self.classifier.weight.sum() * 0.0}
+        if not len(features):  # no identity in the batch: a zero on the ID branch's and classifier's graph
+            return {"loss_id": zero_loss(*embeddings, self.classifier)}
         logits = self.classifier(self.scale * F.normalize(features, dim=1))
         return {"loss_id": F.cross_entropy(logits, identities[identities >= 0])}

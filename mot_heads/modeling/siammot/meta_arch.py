@@ -1,7 +1,7 @@
 """SiamMOT's meta-architecture: Faster R-CNN trained on frame pairs with a Siamese
 track head (Shuai et al., CVPR 2021), run frame by frame at inference."""
 from dataclasses import dataclass
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 from detectron2.config import configurable
@@ -63,7 +63,8 @@ class SiamMOT(GeneralizedRCNN):
         return losses
 
     @torch.no_grad()
-    def track_frame(self, frame: dict, prev_boxes: torch.Tensor, templates: torch.Tensor, classes: torch.Tensor
+    def track_frame(self, frame: dict, prev_boxes: torch.Tensor, templates: torch.Tensor, classes: torch.Tensor,
+                    given_boxes: Optional[torch.Tensor] = None
                     ) -> Tuple[Instances, torch.Tensor, torch.Tensor, FrameFeatures]:
         """Detect in one frame and propagate the live tracks into it.
 
@@ -72,6 +73,9 @@ class SiamMOT(GeneralizedRCNN):
             prev_boxes: (N, 4) XYXY last boxes of the live tracks, original image pixels.
             templates: (N, ...) their cached templates (see :meth:`track_templates`).
             classes: (N,) their classes (the box head refines a track's box for its class).
+            given_boxes: (K, 4) XYXY public detections, original pixels, or None: the box
+                head then scores and refines these boxes in place of the RPN's proposals
+                (the authors' given detections); the track head runs as usual.
         Returns:
             detections (Instances in original pixels), propagated boxes (N, 4) in
             original pixels clipped to the image, their visibility (N,), and the frame's
@@ -79,12 +83,17 @@ class SiamMOT(GeneralizedRCNN):
         """
         images = self.preprocess_image([frame])
         features = self.backbone(images.tensor)
-        proposals, _ = self.proposal_generator(images, features, None)
-        detections, _ = self.roi_heads(images, features, proposals, None)
-        detections = self._postprocess(detections, [frame], images.image_sizes)[0]["instances"]
         height, width = images.image_sizes[0]
         original = (frame.get("height", height), frame.get("width", width))
         scale = torch.tensor([width / original[1], height / original[0]] * 2, device=self.device)
+        if given_boxes is None:
+            proposals, _ = self.proposal_generator(images, features, None)
+        else:
+            given = Boxes(given_boxes.to(self.device, torch.float32).reshape(-1, 4) * scale)
+            given.clip((height, width))
+            proposals = [Instances((height, width), proposal_boxes=given)]
+        detections, _ = self.roi_heads(images, features, proposals, None)
+        detections = self._postprocess(detections, [frame], images.image_sizes)[0]["instances"]
         state = FrameFeatures(features, scale)
         if not len(prev_boxes):
             return detections, prev_boxes.new_zeros((0, 4)), prev_boxes.new_zeros((0,)), state
