@@ -4,7 +4,8 @@ give every parameter a gradient, else DistributedDataParallel stops at the next 
 ("Expected to have finished reduction in the prior iteration"). One image a process and
 SEED 1: within the six iterations a process gets a CrowdHuman image alone. SiamMOT's
 image pairs carry per-box track ids, and its video pairs refuse boxes without one, so its
-track head always trains; DMTrack's detection batches have their own zero term."""
+track head always trains. DMTrack's recipe alternates batches without identities and
+batches with them."""
 import json
 import os
 import socket
@@ -48,9 +49,18 @@ def mixed_root(tmp_path):
     return str(root)
 
 
+# DMTrack's recipe alternates detection batches (here CrowdHuman, no identities) with
+# re-id batches of the MOT sets (here MOT17).
+DMTRACK_ALTERNATING = ("INPUT.TRAIN_MAPPER", "DetectionPairMapper", "DATALOADER.SAMPLER_TRAIN", "AlternatingSampler",
+                       "DATASETS.TRAIN", "('crowdhuman_train',)", "MODEL.DMTRACK.REID_DATASETS", "('mot17_train',)")
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("config", ["oneshot_R18_FPN_GN_synthetic.yaml", "cstrack_R18_FPN_GN_synthetic.yaml"])
-def test_two_processes_train_on_images_without_identities_next_to_videos(mixed_root, tmp_path, config):
+@pytest.mark.parametrize("config, options", [
+    ("oneshot_R18_FPN_GN_synthetic.yaml", ()), ("cstrack_R18_FPN_GN_synthetic.yaml", ()),
+    ("dmtrack_R18_FPN_GN_synthetic.yaml", DMTRACK_ALTERNATING),
+])
+def test_two_processes_train_on_images_without_identities_next_to_videos(mixed_root, tmp_path, config, options):
     env = dict(os.environ, DETECTRON2_DATASETS=mixed_root, OMP_NUM_THREADS="1")
     cmd = [sys.executable, os.path.join(REPO, "projects/train_net.py"), "--num-gpus", "2",
            "--dist-url", f"tcp://127.0.0.1:{_free_port()}",
@@ -58,7 +68,7 @@ def test_two_processes_train_on_images_without_identities_next_to_videos(mixed_r
            "DATASETS.TRAIN", "('crowdhuman_train', 'mot17_train')", "DATASETS.TEST", "()",
            "SOLVER.MAX_ITER", "6", "SOLVER.IMS_PER_BATCH", "2", "SEED", "1",
            "INPUT.MIN_SIZE_TRAIN", "(96,)", "INPUT.MAX_SIZE_TRAIN", "160",
-           "OUTPUT_DIR", str(tmp_path / "out"), "DATALOADER.NUM_WORKERS", "0"]
+           "OUTPUT_DIR", str(tmp_path / "out"), "DATALOADER.NUM_WORKERS", "0", *options]
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     records = [json.loads(line) for line in open(tmp_path / "out" / "metrics.json")]
