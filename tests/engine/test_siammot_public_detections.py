@@ -115,7 +115,8 @@ def test_a_frame_without_public_detections_is_an_error_naming_it(model):
 def test_a_model_without_public_detection_births_refuses_the_option():
     cfg = add_mot_config(get_cfg())
     cfg.merge_from_file(DETECTOR)
-    cfg.merge_from_list(["MODEL.DEVICE", "cpu"])
+    # no training set on disk: the ID classifier's size given
+    cfg.merge_from_list(["MODEL.DEVICE", "cpu", "MODEL.ONE_SHOT.ID_LOSS.NUM_IDENTITIES", 10])
     with pytest.raises(InputError, match="TRACKER.PUBLIC_DETECTIONS: .* cannot start tracks from public detections"):
         OnlineTracking(MOTTrainer.build_model(cfg).eval(), "jde", {}, public_detections=True)
 
